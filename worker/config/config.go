@@ -13,20 +13,20 @@ import (
 
 // Names of the environment variables the worker reads. The CDK stack sets them on the container.
 const (
-	EnvSourceBucket      = "THUMBQ_SOURCE_BUCKET"       // bucket the uploads land in; events for other buckets are refused
-	EnvThumbnailBucket   = "THUMBQ_THUMBNAIL_BUCKET"    // bucket the thumbnails are written to
-	EnvQueueURL          = "THUMBQ_QUEUE_URL"           // work queue
-	EnvDeadLetterURL     = "THUMBQ_DEAD_LETTER_URL"     // dead-letter queue of the work queue
-	EnvTopicARN          = "THUMBQ_TOPIC_ARN"           // SNS topic for notifications
-	EnvThumbWidth        = "THUMBQ_THUMB_WIDTH"         // box the thumbnail fits in, pixels
-	EnvThumbHeight       = "THUMBQ_THUMB_HEIGHT"        //
-	EnvMaxBytes          = "THUMBQ_MAX_BYTES"           // largest source object downloaded, bytes
-	EnvMaxPixels         = "THUMBQ_MAX_PIXELS"          // largest source image decoded, width*height
-	EnvConcurrency       = "THUMBQ_CONCURRENCY"         // images processed at once
-	EnvURLExpiry         = "THUMBQ_URL_EXPIRY"          // presigned URL lifetime (Go duration)
-	EnvVisibilityTimeout = "THUMBQ_VISIBILITY_TIMEOUT"  // the work queue's visibility timeout (Go duration)
-	EnvGracePeriod       = "THUMBQ_GRACE_PERIOD"        // time in-flight work gets after SIGTERM (Go duration)
-	EnvLogLevel          = "THUMBQ_LOG_LEVEL"           // debug, info, warn, error
+	EnvSourceBucket      = "THUMBQ_SOURCE_BUCKET"      // bucket the uploads land in; events for other buckets are refused
+	EnvThumbnailBucket   = "THUMBQ_THUMBNAIL_BUCKET"   // bucket the thumbnails are written to
+	EnvQueueURL          = "THUMBQ_QUEUE_URL"          // work queue
+	EnvDeadLetterURL     = "THUMBQ_DEAD_LETTER_URL"    // dead-letter queue of the work queue
+	EnvTopicARN          = "THUMBQ_TOPIC_ARN"          // SNS topic for notifications
+	EnvThumbWidth        = "THUMBQ_THUMB_WIDTH"        // box the thumbnail fits in, pixels
+	EnvThumbHeight       = "THUMBQ_THUMB_HEIGHT"       //
+	EnvMaxBytes          = "THUMBQ_MAX_BYTES"          // largest source object downloaded, bytes
+	EnvMaxPixels         = "THUMBQ_MAX_PIXELS"         // largest source image decoded, width*height
+	EnvConcurrency       = "THUMBQ_CONCURRENCY"        // images processed at once
+	EnvURLExpiry         = "THUMBQ_URL_EXPIRY"         // presigned URL lifetime (Go duration)
+	EnvVisibilityTimeout = "THUMBQ_VISIBILITY_TIMEOUT" // the work queue's visibility timeout (Go duration)
+	EnvGracePeriod       = "THUMBQ_GRACE_PERIOD"       // time in-flight work gets after SIGTERM (Go duration)
+	EnvLogLevel          = "THUMBQ_LOG_LEVEL"          // debug, info, warn, error
 )
 
 // Defaults. infra derives the queue's visibility timeout and the container's stop timeout from these.
