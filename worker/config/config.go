@@ -146,7 +146,7 @@ func Load(getenv func(string) string) (Config, error) {
 	int64Var(EnvMaxPixels, &c.MaxPixels, 1)
 	intVar(EnvConcurrency, &c.Concurrency, 1, 1024)
 	durVar(EnvURLExpiry, &c.URLExpiry, time.Second, MaxURLExpiry)
-	durVar(EnvVisibilityTimeout, &c.VisibilityTimeout, 10*time.Second, 12*time.Hour)
+	durVar(EnvVisibilityTimeout, &c.VisibilityTimeout, time.Second, 12*time.Hour)
 	durVar(EnvGracePeriod, &c.GracePeriod, 0, 115*time.Second) // Fargate's stop timeout is at most 120 s
 
 	if v := strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))); v != "" {
@@ -166,3 +166,32 @@ func Load(getenv func(string) string) (Config, error) {
 // StopTimeout is the container stop timeout that matches a grace period: ECS sends SIGTERM, waits
 // this long, then SIGKILL.
 func StopTimeout(grace time.Duration) time.Duration { return grace + StopTimeoutMargin }
+
+// Variable describes one environment variable, for help texts and documentation.
+type Variable struct {
+	Name     string
+	Default  string // "" for required ones
+	Required bool
+	Help     string
+}
+
+// Variables lists every variable Load reads, in the order a reader wants them.
+func Variables() []Variable {
+	d := Defaults()
+	return []Variable{
+		{EnvSourceBucket, "", true, "bucket the uploads land in; events naming another bucket are refused"},
+		{EnvThumbnailBucket, "", true, "bucket the thumbnails are written to"},
+		{EnvQueueURL, "", true, "work queue URL"},
+		{EnvDeadLetterURL, "", true, "dead-letter queue URL"},
+		{EnvTopicARN, "", true, "SNS topic the notifications are published to"},
+		{EnvThumbWidth, strconv.Itoa(d.ThumbWidth), false, "width of the box the thumbnail fits in (aspect ratio kept)"},
+		{EnvThumbHeight, strconv.Itoa(d.ThumbHeight), false, "height of that box"},
+		{EnvMaxBytes, strconv.FormatInt(d.MaxBytes, 10), false, "largest object downloaded, in bytes"},
+		{EnvMaxPixels, strconv.FormatInt(d.MaxPixels, 10), false, "largest image decoded, width x height"},
+		{EnvConcurrency, "2 x CPUs", false, "images processed at once"},
+		{EnvURLExpiry, d.URLExpiry.String(), false, "presigned link lifetime; at most 168h, and never past the signing credentials' expiry"},
+		{EnvVisibilityTimeout, d.VisibilityTimeout.String(), false, "the work queue's visibility timeout; renewed every third of it while an image is worked on"},
+		{EnvGracePeriod, d.GracePeriod.String(), false, "time in-flight work gets after SIGTERM before it is handed back"},
+		{EnvLogLevel, d.LogLevel, false, "debug, info, warn or error"},
+	}
+}

@@ -1,0 +1,99 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func required() map[string]string {
+	return map[string]string{
+		EnvSourceBucket: "src", EnvThumbnailBucket: "thumbs", EnvQueueURL: "https://sqs/q",
+		EnvDeadLetterURL: "https://sqs/dlq", EnvTopicARN: "arn:aws:sns:us-east-1:1:t",
+	}
+}
+
+func TestLoadTakesDefaults(t *testing.T) {
+	c, err := Load(env(required()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ThumbWidth != 64 || c.ThumbHeight != 64 || c.MaxPixels != 100_000_000 || c.GracePeriod != DefaultGracePeriod {
+		t.Errorf("Load = %+v; want the defaults", c)
+	}
+	if c.Concurrency < 2 {
+		t.Errorf("Concurrency = %d; want 2 x CPUs", c.Concurrency)
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	m := required()
+	m[EnvThumbWidth], m[EnvThumbHeight] = "128", "96"
+	m[EnvMaxBytes], m[EnvMaxPixels] = "1000", "2000"
+	m[EnvConcurrency] = "3"
+	m[EnvURLExpiry], m[EnvVisibilityTimeout], m[EnvGracePeriod] = "2h", "90s", "10s"
+	m[EnvLogLevel] = "DEBUG"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{SourceBucket: "src", ThumbnailBucket: "thumbs", QueueURL: "https://sqs/q", DeadLetterURL: "https://sqs/dlq",
+		TopicARN: "arn:aws:sns:us-east-1:1:t", ThumbWidth: 128, ThumbHeight: 96, MaxBytes: 1000, MaxPixels: 2000,
+		Concurrency: 3, URLExpiry: 2 * time.Hour, VisibilityTimeout: 90 * time.Second, GracePeriod: 10 * time.Second, LogLevel: "debug"}
+	if c != want {
+		t.Errorf("Load = %+v;\nwant %+v", c, want)
+	}
+}
+
+func TestLoadNamesTheBadVariable(t *testing.T) {
+	tests := []struct {
+		name, variable, value string
+	}{
+		{"a missing source bucket is named", EnvSourceBucket, ""},
+		{"a missing topic is named", EnvTopicARN, " "},
+		{"a width that is no number is named", EnvThumbWidth, "wide"},
+		{"a zero height is named", EnvThumbHeight, "0"},
+		{"a negative byte cap is named", EnvMaxBytes, "-1"},
+		{"a duration without unit is named", EnvURLExpiry, "3600"},
+		{"a URL lifetime over SigV4's 7 days is named", EnvURLExpiry, "169h"},
+		{"a grace period over Fargate's stop timeout is named", EnvGracePeriod, "5m"},
+		{"an unknown log level is named", EnvLogLevel, "loud"},
+		{"zero concurrency is named", EnvConcurrency, "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := required()
+			m[tt.variable] = tt.value
+			_, err := Load(env(m))
+			if err == nil || !strings.Contains(err.Error(), tt.variable) {
+				t.Errorf("Load with %s=%q: error %v; want one naming %s", tt.variable, tt.value, err, tt.variable)
+			}
+		})
+	}
+}
+
+func TestVariablesListsEveryName(t *testing.T) {
+	names := map[string]bool{}
+	for _, v := range Variables() {
+		names[v.Name] = true
+	}
+	// Every variable Load reads must be documented: read them back through a recording getenv.
+	seen := map[string]bool{}
+	Load(func(k string) string { seen[k] = true; return "" })
+	for k := range seen {
+		if !names[k] {
+			t.Errorf("Load reads %s but Variables() does not list it", k)
+		}
+	}
+	if len(names) != len(seen) {
+		t.Errorf("Variables() lists %d names; Load reads %d", len(names), len(seen))
+	}
+}
+
+func TestStopTimeoutCoversTheGracePeriod(t *testing.T) {
+	if got := StopTimeout(DefaultGracePeriod); got <= DefaultGracePeriod || got > 120*time.Second {
+		t.Errorf("StopTimeout(%s) = %s; want more than the grace period and at most Fargate's 120 s", DefaultGracePeriod, got)
+	}
+}
