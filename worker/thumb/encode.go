@@ -1,0 +1,40 @@
+package thumb
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+)
+
+// encode writes the thumbnail as PNG: 8-bit RGB when every pixel is opaque, 8-bit RGBA with
+// straight (non-premultiplied) alpha otherwise.
+func encode(j *job) *Error {
+	m := j.img.(*image.RGBA)
+	var out image.Image = m // png writes an opaque *image.RGBA without an alpha channel
+	if !m.Opaque() {
+		out = unpremultiply(m)
+	}
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&buf, out); err != nil {
+		// Only a writer's error could get here, and a bytes.Buffer has none.
+		return fail(Corrupt, j.format, "encode thumbnail: %w", err)
+	}
+	j.png = buf.Bytes()
+	return nil
+}
+
+func unpremultiply(m *image.RGBA) *image.NRGBA {
+	n := image.NewNRGBA(m.Rect)
+	for i := 0; i < len(m.Pix); i += 4 {
+		a := uint32(m.Pix[i+3])
+		n.Pix[i+3] = uint8(a)
+		if a == 0 {
+			continue
+		}
+		for c := range 3 {
+			n.Pix[i+c] = uint8(min(255, (uint32(m.Pix[i+c])*255+a/2)/a))
+		}
+	}
+	return n
+}

@@ -1,0 +1,115 @@
+package thumb
+
+import (
+	"image"
+)
+
+// Options sets the box a thumbnail must fit in and the largest source accepted.
+type Options struct {
+	Width, Height int   // box to fit in; 0 (or less) means 64
+	MaxPixels     int64 // refuse sources with width*height above this; 0 (or less) means 100_000_000
+}
+
+// Defaults used for the zero Options.
+const (
+	DefaultSize      = 64
+	DefaultMaxPixels = 100_000_000
+)
+
+func (o Options) withDefaults() Options {
+	if o.Width <= 0 {
+		o.Width = DefaultSize
+	}
+	if o.Height <= 0 {
+		o.Height = DefaultSize
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = DefaultMaxPixels
+	}
+	return o
+}
+
+// Result is a thumbnail and what was learnt about its source on the way.
+type Result struct {
+	PNG                       []byte
+	Width, Height             int    // thumbnail size
+	SourceWidth, SourceHeight int    // source size as displayed (after orientation)
+	Format                    string // sniffed source format: "jpeg", "png", "gif", "webp", "bmp", "tiff"
+	Orientation               int    // EXIF orientation applied (1..8), 1 when none
+}
+
+// job carries one image through the steps.
+type job struct {
+	data []byte
+	opts Options
+
+	format        string      // set by sniff
+	width, height int         // stored size, set by checkLimits (then by decode, if the decoder disagrees)
+	orientation   int         // set by readOrientation
+	img           image.Image // set by decode, replaced by resize and orient
+	png           []byte      // set by encode
+}
+
+// A step does one thing to a job. Every error a step returns is a *Error.
+type step struct {
+	name string
+	run  func(*job) *Error
+}
+
+// steps run in order. Orientation is read before decoding, so that resize can fit the displayed
+// shape into the box, and applied after resizing, where it moves 64x48 pixels rather than twelve
+// million.
+var steps = []step{
+	{"sniff", sniff},
+	{"check limits", checkLimits},
+	{"read orientation", readOrientation},
+	{"decode", decode},
+	{"resize", resize},
+	{"orient", orient},
+	{"encode", encode},
+}
+
+// Make turns the bytes of an image file into a PNG thumbnail that fits in the Options' box,
+// keeping the aspect ratio and transparency, upright according to the EXIF orientation, and
+// never larger than the source. Every error it returns is about the input (the caller treats it as
+// permanent, never retried) and is a *Error. It does not panic: a decoder panic on hostile input
+// is returned as Corrupt.
+func Make(data []byte, opts Options) (res Result, err error) {
+	j := &job{data: data, opts: opts.withDefaults(), orientation: 1}
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = Result{}, fail(Corrupt, j.format, "%s decoder panicked: %v", j.format, r)
+		}
+	}()
+	for _, s := range steps {
+		if e := s.run(j); e != nil {
+			return Result{}, e
+		}
+	}
+	b := j.img.Bounds()
+	sw, sh := j.width, j.height
+	if j.orientation >= 5 {
+		sw, sh = sh, sw
+	}
+	return Result{
+		PNG:          j.png,
+		Width:        b.Dx(),
+		Height:       b.Dy(),
+		SourceWidth:  sw,
+		SourceHeight: sh,
+		Format:       j.format,
+		Orientation:  j.orientation,
+	}, nil
+}
+
+// sniff names the format from the bytes and refuses what Make does not decode.
+func sniff(j *job) *Error {
+	j.format = Sniff(j.data)
+	switch {
+	case j.format == "":
+		return fail(NotImage, "", "%s", describe(j.data))
+	case !decodable[j.format]:
+		return fail(Unsupported, j.format, "%s is an image format thumbq does not decode", j.format)
+	}
+	return nil
+}
