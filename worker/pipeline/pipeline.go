@@ -1,0 +1,328 @@
+// Package pipeline turns one uploaded S3 object into a thumbnail: it resolves the object, checks it
+// against the limits, downloads it, makes the thumbnail, uploads it next to a deterministic key,
+// presigns a URL for it and, on the caller's word, notifies subscribers.
+//
+// It knows nothing of queues: it says what became of an object (an Outcome) and whether a failure
+// is permanent (the input is at fault; retrying cannot help) or transient (S3 or SNS did not
+// answer; a retry may).
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/event"
+	"github.com/thumbq/thumbq/worker/thumb"
+)
+
+// Status is what became of an object.
+type Status string
+
+const (
+	OK      Status = "ok"      // the thumbnail is written and presigned
+	Failed  Status = "failed"  // permanently: the object is no image we can make a thumbnail of
+	Skipped Status = "skipped" // nothing to do: a folder placeholder, an empty object, a deleted one
+)
+
+// Outcome says what became of one object.
+type Outcome struct {
+	Object       event.Object // Key is the key the object really has
+	Status       Status
+	Reason       string // why it failed or was skipped
+	ThumbnailKey string
+	Width        int
+	Height       int
+	SourceWidth  int
+	SourceHeight int
+	Format       string
+	URL          string
+	URLExpires   time.Time
+}
+
+// Client interfaces: the few calls of the AWS SDK this package makes.
+type (
+	ObjectStore interface {
+		HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+		GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+		PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	}
+	Presigner interface {
+		PresignGetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
+	}
+	Publisher interface {
+		Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
+	}
+)
+
+// Processor holds what processing needs. Build it with its fields set; it is safe for concurrent use.
+type Processor struct {
+	Store     ObjectStore
+	Presigner Presigner
+	Publisher Publisher
+
+	SourceBucket    string // events naming another bucket fail permanently
+	ThumbnailBucket string
+	TopicARN        string
+
+	Thumb     thumb.Options
+	MaxBytes  int64
+	URLExpiry time.Duration
+	// CredentialsExpire, when set, returns when the signing credentials expire (ok false when they
+	// do not). A presigned URL stops working then, so its lifetime is capped there.
+	CredentialsExpire func(ctx context.Context) (expires time.Time, ok bool, err error)
+	Now               func() time.Time // nil means time.Now
+}
+
+// PermanentError is a failure that retrying cannot mend.
+type PermanentError struct {
+	Reason string // short, stable: not-an-image, unsupported-format, too-many-pixels, corrupt, too-large, wrong-bucket, malformed-event
+	Err    error
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err is a permanent failure.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// ReasonOf returns the reason of a permanent failure, or "transient".
+func ReasonOf(err error) string {
+	var p *PermanentError
+	if errors.As(err, &p) {
+		return p.Reason
+	}
+	return "transient"
+}
+
+func permanent(reason string, format string, args ...any) error {
+	return &PermanentError{Reason: reason, Err: fmt.Errorf(format, args...)}
+}
+
+// ThumbnailKey is where the thumbnail of a source key goes: the same source always maps to the same
+// key, so a redelivered message overwrites rather than duplicates. The box size is part of it, so
+// changing the size makes new thumbnails instead of mixing sizes under one name.
+func ThumbnailKey(sourceKey string, o thumb.Options) string {
+	w, h := o.Width, o.Height
+	if w == 0 {
+		w = 64
+	}
+	if h == 0 {
+		h = 64
+	}
+	return fmt.Sprintf("%dx%d/%s.png", w, h, sourceKey)
+}
+
+func (p *Processor) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// Process makes the thumbnail of one object. It returns an Outcome with Status OK, Skipped or
+// Failed (a permanent failure, whose Reason says why); a non-nil error is transient and the
+// outcome is then meaningless.
+func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Logger) (Outcome, error) {
+	out := Outcome{Object: obj}
+	if obj.Bucket != p.SourceBucket {
+		return failed(out, permanent("wrong-bucket", "event for bucket %q, this worker reads %q", obj.Bucket, p.SourceBucket))
+	}
+	head, key, err := p.resolve(ctx, obj)
+	if errors.Is(err, errNotFound) {
+		out.Status, out.Reason = Skipped, "object no longer exists"
+		return out, nil
+	}
+	if err != nil {
+		return out, err
+	}
+	out.Object.Key, out.Object.AltKey = key, ""
+	size := aws64(head.ContentLength)
+	etag := strings.Trim(aws(head.ETag), `"`)
+	out.Object.Size, out.Object.ETag = size, etag
+	switch {
+	case strings.HasSuffix(key, "/"):
+		out.Status, out.Reason = Skipped, "folder placeholder"
+		return out, nil
+	case size == 0:
+		out.Status, out.Reason = Skipped, "empty object"
+		return out, nil
+	case p.MaxBytes > 0 && size > p.MaxBytes:
+		return failed(out, permanent("too-large", "object is %d bytes, over the %d byte limit", size, p.MaxBytes))
+	}
+
+	data, err := p.download(ctx, key, etag, size)
+	if err != nil {
+		if IsPermanent(err) {
+			return failed(out, err)
+		}
+		return out, err
+	}
+	res, err := thumb.Make(data, p.Thumb)
+	if err != nil {
+		var te *thumb.Error
+		if errors.As(err, &te) {
+			return failed(out, &PermanentError{Reason: string(te.Reason), Err: err})
+		}
+		return failed(out, &PermanentError{Reason: "corrupt", Err: err})
+	}
+	out.Width, out.Height = res.Width, res.Height
+	out.SourceWidth, out.SourceHeight, out.Format = res.SourceWidth, res.SourceHeight, res.Format
+
+	out.ThumbnailKey = ThumbnailKey(key, p.Thumb)
+	_, err = p.Store.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &p.ThumbnailBucket,
+		Key:           &out.ThumbnailKey,
+		Body:          bytes.NewReader(res.PNG),
+		ContentLength: ptr(int64(len(res.PNG))),
+		ContentType:   ptr("image/png"),
+		Metadata: map[string]string{
+			// S3 metadata travels as HTTP headers, so non-ASCII keys are percent-encoded here.
+			"source-bucket": obj.Bucket,
+			"source-key":    url.PathEscape(key),
+			"source-etag":   etag,
+		},
+	})
+	if err != nil {
+		return out, fmt.Errorf("put s3://%s/%s: %w", p.ThumbnailBucket, out.ThumbnailKey, err)
+	}
+	out.URL, out.URLExpires, err = p.presign(ctx, out.ThumbnailKey)
+	if err != nil {
+		return out, err
+	}
+	out.Status = OK
+	log.Debug("thumbnail written", "thumbnail_key", out.ThumbnailKey, "width", out.Width, "height", out.Height)
+	return out, nil
+}
+
+func failed(out Outcome, err error) (Outcome, error) {
+	out.Status = Failed
+	out.Reason = err.Error()
+	var p *PermanentError
+	if errors.As(err, &p) && !strings.HasPrefix(out.Reason, p.Reason) {
+		out.Reason = p.Reason + ": " + out.Reason
+	}
+	return out, nil
+}
+
+var errNotFound = errors.New("not found")
+
+// resolve finds the object under Key or, failing that, AltKey (see package event).
+func (p *Processor) resolve(ctx context.Context, obj event.Object) (*s3.HeadObjectOutput, string, error) {
+	keys := []string{obj.Key}
+	if obj.AltKey != "" {
+		keys = append(keys, obj.AltKey)
+	}
+	for _, k := range keys {
+		h, err := p.Store.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &obj.Bucket, Key: &k})
+		if err == nil {
+			return h, k, nil
+		}
+		if !isNotFound(err) {
+			return nil, "", fmt.Errorf("head s3://%s/%s: %w", obj.Bucket, k, err)
+		}
+	}
+	return nil, "", errNotFound
+}
+
+// download reads the object, never more than the byte cap, and only the version that was checked.
+func (p *Processor) download(ctx context.Context, key, etag string, size int64) ([]byte, error) {
+	in := &s3.GetObjectInput{Bucket: &p.SourceBucket, Key: &key}
+	if etag != "" {
+		in.IfMatch = ptr(`"` + etag + `"`)
+	}
+	o, err := p.Store.GetObject(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s: %w", p.SourceBucket, key, err)
+	}
+	defer o.Body.Close()
+	limit := p.MaxBytes
+	if limit <= 0 {
+		limit = size
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, limit)+bytes.MinRead))
+	n, err := buf.ReadFrom(io.LimitReader(o.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", p.SourceBucket, key, err)
+	}
+	if p.MaxBytes > 0 && n > p.MaxBytes {
+		return nil, permanent("too-large", "object is over the %d byte limit", p.MaxBytes)
+	}
+	return buf.Bytes(), nil
+}
+
+// presign returns a GET URL for the thumbnail that lasts URLExpiry, or less when the signing
+// credentials expire sooner (a role's credentials do, in at most a few hours; the URL would stop
+// working then whatever it claims).
+func (p *Processor) presign(ctx context.Context, key string) (string, time.Time, error) {
+	expiry := p.URLExpiry
+	if expiry <= 0 {
+		expiry = 24 * time.Hour
+	}
+	now := p.now()
+	if p.CredentialsExpire != nil {
+		exp, ok, err := p.CredentialsExpire(ctx)
+		if err != nil {
+			return "", time.Time{}, fmt.Errorf("signing credentials: %w", err)
+		}
+		if ok {
+			left := exp.Sub(now).Truncate(time.Second)
+			if left < time.Second {
+				return "", time.Time{}, fmt.Errorf("signing credentials expired at %s", exp.Format(time.RFC3339))
+			}
+			expiry = min(expiry, left)
+		}
+	}
+	req, err := p.Presigner.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &p.ThumbnailBucket, Key: &key},
+		s3.WithPresignExpires(expiry))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("presign s3://%s/%s: %w", p.ThumbnailBucket, key, err)
+	}
+	return req.URL, now.Add(expiry).UTC().Truncate(time.Second), nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func aws(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func aws64(n *int64) int64 {
+	if n == nil {
+		return -1
+	}
+	return *n
+}
+
+// New builds a Processor from the worker's configuration and SDK clients.
+func New(c config.Config, s3c *s3.Client, snsc Publisher, credentialsExpire func(context.Context) (time.Time, bool, error)) *Processor {
+	return &Processor{
+		Store:             s3c,
+		Presigner:         s3.NewPresignClient(s3c),
+		Publisher:         snsc,
+		SourceBucket:      c.SourceBucket,
+		ThumbnailBucket:   c.ThumbnailBucket,
+		TopicARN:          c.TopicARN,
+		Thumb:             thumb.Options{Width: c.ThumbWidth, Height: c.ThumbHeight, MaxPixels: c.MaxPixels},
+		MaxBytes:          c.MaxBytes,
+		URLExpiry:         c.URLExpiry,
+		CredentialsExpire: credentialsExpire,
+	}
+}

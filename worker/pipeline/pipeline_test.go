@@ -1,0 +1,247 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go"
+
+	"github.com/thumbq/thumbq/worker/event"
+	"github.com/thumbq/thumbq/worker/thumb"
+)
+
+// fakeStore is an in-memory bucket for the error paths; the real S3 protocol is exercised by
+// the end-to-end tests through the emulator.
+type fakeStore struct {
+	objects map[string][]byte
+	headErr error
+	gets    int
+	puts    map[string]*s3.PutObjectInput
+}
+
+func (f *fakeStore) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	if f.headErr != nil {
+		return nil, f.headErr
+	}
+	b, ok := f.objects[*in.Key]
+	if !ok {
+		return nil, &smithy.GenericAPIError{Code: "NotFound"}
+	}
+	return &s3.HeadObjectOutput{ContentLength: ptr(int64(len(b))), ETag: ptr(`"abc"`)}, nil
+}
+
+func (f *fakeStore) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	f.gets++
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(f.objects[*in.Key]))}, nil
+}
+
+func (f *fakeStore) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if f.puts == nil {
+		f.puts = map[string]*s3.PutObjectInput{}
+	}
+	f.puts[*in.Key] = in
+	return &s3.PutObjectOutput{}, nil
+}
+
+type fakePresigner struct{ expires time.Duration }
+
+func (f *fakePresigner) PresignGetObject(_ context.Context, in *s3.GetObjectInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error) {
+	var o s3.PresignOptions
+	for _, fn := range opts {
+		fn(&o)
+	}
+	f.expires = o.Expires
+	return &v4.PresignedHTTPRequest{URL: "https://thumbs.example/" + url.PathEscape(*in.Key), Method: http.MethodGet}, nil
+}
+
+type fakePublisher struct{ in []*sns.PublishInput }
+
+func (f *fakePublisher) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	f.in = append(f.in, in)
+	return &sns.PublishOutput{}, nil
+}
+
+func pngOf(w, h int) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.NRGBA{uint8(x), uint8(y), 100, 255})
+		}
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
+}
+
+func newProcessor(objects map[string][]byte) (*Processor, *fakeStore, *fakePresigner) {
+	st := &fakeStore{objects: objects}
+	pr := &fakePresigner{}
+	return &Processor{
+		Store: st, Presigner: pr, Publisher: &fakePublisher{},
+		SourceBucket: "src", ThumbnailBucket: "thumbs", TopicARN: "arn:aws:sns:us-east-1:1:t",
+		MaxBytes: 1 << 20, URLExpiry: 24 * time.Hour,
+	}, st, pr
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+func TestProcessOutcomes(t *testing.T) {
+	img := pngOf(400, 300)
+	tests := []struct {
+		name       string
+		obj        event.Object
+		objects    map[string][]byte
+		wantStatus Status
+		wantReason string // prefix
+		wantKey    string
+	}{
+		{"an image becomes a thumbnail", event.Object{Bucket: "src", Key: "a.png"}, map[string][]byte{"a.png": img}, OK, "", "a.png"},
+		{"the other reading of the key is tried when the first names nothing",
+			event.Object{Bucket: "src", Key: "IMG 0001 (copy) final.png", AltKey: "IMG+0001+(copy)+final.png"},
+			map[string][]byte{"IMG+0001+(copy)+final.png": img}, OK, "", "IMG+0001+(copy)+final.png"},
+		{"an event for another bucket fails", event.Object{Bucket: "other", Key: "a.png"}, map[string][]byte{"a.png": img}, Failed, "wrong-bucket", "a.png"},
+		{"a deleted object is skipped", event.Object{Bucket: "src", Key: "gone.png"}, nil, Skipped, "object no longer exists", "gone.png"},
+		{"a folder placeholder is skipped", event.Object{Bucket: "src", Key: "albums/"}, map[string][]byte{"albums/": {}}, Skipped, "folder", "albums/"},
+		{"an empty object is skipped", event.Object{Bucket: "src", Key: "empty.jpg"}, map[string][]byte{"empty.jpg": {}}, Skipped, "empty", "empty.jpg"},
+		{"text fails as not an image", event.Object{Bucket: "src", Key: "notes.txt"}, map[string][]byte{"notes.txt": []byte("hello, world\n")}, Failed, "not-an-image", "notes.txt"},
+		{"an object over the byte cap fails before it is downloaded", event.Object{Bucket: "src", Key: "big.png"}, map[string][]byte{"big.png": make([]byte, 2<<20)}, Failed, "too-large", "big.png"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, st, _ := newProcessor(tt.objects)
+			o, err := p.Process(context.Background(), tt.obj, discard)
+			if err != nil {
+				t.Fatalf("Process: transient error %v; want an outcome", err)
+			}
+			if o.Status != tt.wantStatus || !strings.HasPrefix(o.Reason, tt.wantReason) {
+				t.Errorf("Process = %s %q; want %s %q...", o.Status, o.Reason, tt.wantStatus, tt.wantReason)
+			}
+			if o.Object.Key != tt.wantKey {
+				t.Errorf("resolved key = %q; want %q", o.Object.Key, tt.wantKey)
+			}
+			if tt.wantReason == "too-large" && st.gets != 0 {
+				t.Errorf("GetObject called %d times for an object over the cap; want 0", st.gets)
+			}
+			if tt.wantStatus == OK {
+				put := st.puts[o.ThumbnailKey]
+				if put == nil {
+					t.Fatalf("no thumbnail written at %s", o.ThumbnailKey)
+				}
+				if o.Width != 64 || o.Height != 48 {
+					t.Errorf("thumbnail of 400x300 = %dx%d; want 64x48", o.Width, o.Height)
+				}
+				if put.Metadata["source-bucket"] != "src" || put.Metadata["source-etag"] != "abc" {
+					t.Errorf("metadata = %v; want source-bucket src, source-etag abc", put.Metadata)
+				}
+				if k, _ := url.PathUnescape(put.Metadata["source-key"]); k != tt.wantKey {
+					t.Errorf("source-key metadata = %q; want %q escaped", put.Metadata["source-key"], tt.wantKey)
+				}
+				if *put.ContentType != "image/png" {
+					t.Errorf("ContentType = %s; want image/png", *put.ContentType)
+				}
+			}
+		})
+	}
+}
+
+func TestProcessLeavesS3FailuresTransient(t *testing.T) {
+	p, _, _ := newProcessor(map[string][]byte{"a.png": pngOf(10, 10)})
+	p.Store.(*fakeStore).headErr = &smithy.GenericAPIError{Code: "SlowDown", Message: "reduce your request rate"}
+	_, err := p.Process(context.Background(), event.Object{Bucket: "src", Key: "a.png"}, discard)
+	if err == nil || IsPermanent(err) {
+		t.Errorf("Process with S3 SlowDown = %v; want a transient error", err)
+	}
+}
+
+func TestThumbnailKeyIsDeterministic(t *testing.T) {
+	o := thumb.Options{}
+	if a, b := ThumbnailKey("albums/été/φωτο.jpg", o), ThumbnailKey("albums/été/φωτο.jpg", o); a != b || a != "64x64/albums/été/φωτο.jpg.png" {
+		t.Errorf("ThumbnailKey = %q, %q; want 64x64/albums/été/φωτο.jpg.png twice", a, b)
+	}
+	if a, b := ThumbnailKey("a.jpg", o), ThumbnailKey("a.png", o); a == b {
+		t.Errorf("a.jpg and a.png share thumbnail key %q", a)
+	}
+}
+
+func TestPresignNeverOutlivesTheCredentials(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name      string
+		expiry    time.Duration
+		credsLeft time.Duration // 0: credentials that do not expire
+		want      time.Duration
+	}{
+		{"long-term credentials give the configured lifetime", 24 * time.Hour, 0, 24 * time.Hour},
+		{"role credentials expiring sooner cap the lifetime", 24 * time.Hour, 5 * time.Hour, 5 * time.Hour},
+		{"role credentials expiring later leave the lifetime", time.Hour, 5 * time.Hour, time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, _, pr := newProcessor(nil)
+			p.URLExpiry = tt.expiry
+			p.Now = func() time.Time { return now }
+			p.CredentialsExpire = func(context.Context) (time.Time, bool, error) {
+				return now.Add(tt.credsLeft), tt.credsLeft != 0, nil
+			}
+			_, exp, err := p.presign(context.Background(), "k.png")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pr.expires != tt.want || !exp.Equal(now.Add(tt.want)) {
+				t.Errorf("presigned for %s, expiring %s; want %s, %s", pr.expires, exp, tt.want, now.Add(tt.want))
+			}
+		})
+	}
+	p, _, _ := newProcessor(nil)
+	p.CredentialsExpire = func(context.Context) (time.Time, bool, error) { return time.Now().Add(-time.Minute), true, nil }
+	if _, _, err := p.presign(context.Background(), "k.png"); err == nil {
+		t.Error("presign with expired credentials succeeded; want an error")
+	}
+	p.CredentialsExpire = func(context.Context) (time.Time, bool, error) { return time.Time{}, false, errors.New("no role") }
+	if _, _, err := p.presign(context.Background(), "k.png"); err == nil || IsPermanent(err) {
+		t.Errorf("presign without credentials = %v; want a transient error", err)
+	}
+}
+
+func TestNotification(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ok := Outcome{Object: event.Object{Bucket: "src", Key: "albums/été/φωτο.jpg"}, Status: OK, Format: "jpeg",
+		SourceWidth: 4000, SourceHeight: 3000, Width: 64, Height: 48, ThumbnailKey: "64x64/albums/été/φωτο.jpg.png",
+		URL: "https://x/y", URLExpires: now.Add(24 * time.Hour)}
+	n := NewNotification(ok, now)
+	for _, want := range []string{"s3://src/albums/été/φωτο.jpg", "64x48", "4000x3000", "https://x/y", "24h0m0s", now.Add(24 * time.Hour).Format(time.RFC1123)} {
+		if !strings.Contains(n.Body, want) {
+			t.Errorf("body lacks %q:\n%s", want, n.Body)
+		}
+	}
+	if n.Attributes["bucket"] != "src" || n.Attributes["key"] != "albums/été/φωτο.jpg" || n.Attributes["status"] != "ok" {
+		t.Errorf("attributes = %v", n.Attributes)
+	}
+	if n.Subject != "Thumbnail ready: albums/?t?/????.jpg" {
+		t.Errorf("subject = %q; want non-ASCII letters as ?", n.Subject)
+	}
+	long := ok
+	long.Object.Key = strings.Repeat("x", 300) + "\nEvil: header"
+	long.Status, long.Reason = Failed, "not-an-image: text"
+	n = NewNotification(long, now)
+	if len(n.Subject) >= 100 || strings.ContainsAny(n.Subject, "\r\n") {
+		t.Errorf("subject %q is not a valid SNS subject", n.Subject)
+	}
+	if n.Attributes["status"] != "failed" || !strings.Contains(n.Body, "not-an-image: text") {
+		t.Errorf("failure notification = %+v", n)
+	}
+}
