@@ -63,5 +63,5 @@ func decodeError(format, what string, err error) *Error {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fail(Corrupt, format, "%s %s is truncated: %w", format, what, err)
 	}
-	return fail(Corrupt, format, "%s %s is malformed: %w", format, what, err)
+	return fail(Corrupt, format, "%s %s is truncated or malformed: %w", format, what, err)
 }
