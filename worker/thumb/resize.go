@@ -55,24 +55,26 @@ func scale(src image.Image, tw, th int) *image.RGBA {
 	return dst
 }
 
-// boxShrink averages blocks of k x k source pixels (fewer at the right and bottom edges) into one
-// premultiplied RGBA pixel. With k = 1 it only converts.
+// boxShrink averages blocks of about k x k source pixels into one premultiplied RGBA pixel,
+// giving floor(w/k) x floor(h/k) pixels. The block edges are at i*w/ow (so blocks are k or k+1
+// wide): every source pixel counts once and the picture keeps its exact geometry, which a
+// fixed k with a partial last block would skew. With k = 1 it only converts.
 func boxShrink(src image.Image, k int) *image.RGBA {
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
-	ow, oh := (w+k-1)/k, (h+k-1)/k
+	ow, oh := max(1, w/k), max(1, h/k)
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
-	add, unit, ycc := rowAdder(src, k)
+	add, unit, ycc := rowAdder(src, ow)
 	acc := make([]uint64, 4*ow)
 	for oy := range oh {
 		clear(acc)
-		y0, y1 := oy*k, min(oy*k+k, h)
+		y0, y1 := oy*h/oh, (oy+1)*h/oh
 		for y := y0; y < y1; y++ {
 			add(y, acc)
 		}
 		row := dst.Pix[oy*dst.Stride:]
 		for ox := range ow {
-			n := uint64((y1-y0)*min(k, w-ox*k)) * unit
+			n := uint64((y1-y0)*((ox+1)*w/ow-ox*w/ow)) * unit
 			var v [4]uint8
 			for c := range 4 {
 				v[c] = uint8((acc[4*ox+c] + n/2) / n)
@@ -88,11 +90,11 @@ func boxShrink(src image.Image, k int) *image.RGBA {
 }
 
 // rowAdder returns a function that adds source row y (counted from the top of the bounds) into the
-// per-block sums acc (four per block), reading the image's pixel layout directly where it knows
+// sums acc of the ow blocks of the row (four per block; block i ends at (i+1)*w/ow), reading the image's pixel layout directly where it knows
 // it. unit is what one pixel's full-scale channel adds, relative to 255. When ycc is true the sums
 // are of Y, Cb, Cr (an opaque image, converted to RGB after averaging, which is exact since the
 // conversion is affine).
-func rowAdder(src image.Image, k int) (add func(y int, acc []uint64), unit uint64, ycc bool) {
+func rowAdder(src image.Image, ow int) (add func(y int, acc []uint64), unit uint64, ycc bool) {
 	b := src.Bounds()
 	w := b.Dx()
 	switch m := src.(type) {
@@ -105,7 +107,7 @@ func rowAdder(src image.Image, k int) (add func(y int, acc []uint64), unit uint6
 			cx0 := m.Rect.Min.X >> hs
 			for ox, x := 0, 0; x < w; ox++ {
 				var sY, sCb, sCr uint64
-				for end := min(x+k, w); x < end; x++ {
+				for end := (ox + 1) * w / ow; x < end; x++ {
 					c := ci + (b.Min.X+x)>>hs - cx0
 					sY += uint64(m.Y[yi+x])
 					sCb += uint64(m.Cb[c])
@@ -121,7 +123,7 @@ func rowAdder(src image.Image, k int) (add func(y int, acc []uint64), unit uint6
 			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
 			for ox, x := 0, 0; x < w; ox++ {
 				var r, g, bl, a uint64
-				for end := min(x+k, w); x < end; x++ {
+				for end := (ox + 1) * w / ow; x < end; x++ {
 					r += uint64(p[4*x])
 					g += uint64(p[4*x+1])
 					bl += uint64(p[4*x+2])
@@ -138,7 +140,7 @@ func rowAdder(src image.Image, k int) (add func(y int, acc []uint64), unit uint6
 			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
 			for ox, x := 0, 0; x < w; ox++ {
 				var r, g, bl, a uint64
-				for end := min(x+k, w); x < end; x++ {
+				for end := (ox + 1) * w / ow; x < end; x++ {
 					pa := uint64(p[4*x+3])
 					r += uint64(p[4*x]) * pa // premultiply: sums are in units of 255
 					g += uint64(p[4*x+1]) * pa
@@ -155,7 +157,7 @@ func rowAdder(src image.Image, k int) (add func(y int, acc []uint64), unit uint6
 		return func(y int, acc []uint64) {
 			for ox, x := 0, 0; x < w; ox++ {
 				var r, g, bl, a uint64
-				for end := min(x+k, w); x < end; x++ {
+				for end := (ox + 1) * w / ow; x < end; x++ {
 					c := m.RGBA64At(b.Min.X+x, b.Min.Y+y)
 					r += uint64(c.R)
 					g += uint64(c.G)
@@ -172,7 +174,7 @@ func rowAdder(src image.Image, k int) (add func(y int, acc []uint64), unit uint6
 	return func(y int, acc []uint64) {
 		for ox, x := 0, 0; x < w; ox++ {
 			var r, g, bl, a uint64
-			for end := min(x+k, w); x < end; x++ {
+			for end := (ox + 1) * w / ow; x < end; x++ {
 				cr, cg, cb, ca := src.At(b.Min.X+x, b.Min.Y+y).RGBA()
 				r += uint64(cr)
 				g += uint64(cg)

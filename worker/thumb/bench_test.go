@@ -1,0 +1,102 @@
+package thumb
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"golang.org/x/image/draw"
+)
+
+var (
+	photoOnce sync.Once
+	photo12MP []byte
+)
+
+// jpeg12MP is a 4000x3000 JPEG (quality 90, 4:2:0) made by enlarging the 1800x1200 photograph of
+// the shared corpus (or its 300x200 copy in testdata when ../shared is absent).
+func jpeg12MP(b *testing.B) []byte {
+	photoOnce.Do(func() {
+		data, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "corpus", "exif-orientation", "Landscape_1.jpg"))
+		if err != nil {
+			data = readFile(b, "orientation/Landscape_1.jpg")
+		}
+		src, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		big := image.NewRGBA(image.Rect(0, 0, 4000, 3000))
+		draw.CatmullRom.Scale(big, big.Rect, src, src.Bounds(), draw.Src, nil)
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, big, &jpeg.Options{Quality: 90}); err != nil {
+			b.Fatal(err)
+		}
+		photo12MP = buf.Bytes()
+	})
+	return photo12MP
+}
+
+// BenchmarkMake12MP is the whole pipeline on a 12 megapixel JPEG: decoding is most of it.
+func BenchmarkMake12MP(b *testing.B) {
+	data := jpeg12MP(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Make(data, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecode12MP(b *testing.B) {
+	data := jpeg12MP(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkResize12MP compares ways to bring the decoded 4000x3000 YCbCr photo to 64x48.
+func BenchmarkResize12MP(b *testing.B) {
+	src, err := jpeg.Decode(bytes.NewReader(jpeg12MP(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	direct := func(k draw.Scaler) func() {
+		return func() {
+			dst := image.NewRGBA(image.Rect(0, 0, 64, 48))
+			k.Scale(dst, dst.Rect, src, src.Bounds(), draw.Src, nil)
+		}
+	}
+	for _, bm := range []struct {
+		name string
+		run  func()
+	}{
+		{"box pre-shrink then CatmullRom (used)", func() { scale(src, 64, 48) }},
+		{"CatmullRom over the whole source", direct(draw.CatmullRom)},
+		{"ApproxBiLinear over the whole source", direct(draw.ApproxBiLinear)},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				bm.run()
+			}
+		})
+	}
+}
+
+// BenchmarkRefuseBomb: the 30000x30000 PNG bomb is refused from its header.
+func BenchmarkRefuseBomb(b *testing.B) {
+	bomb := pngBomb(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Make(bomb, Options{}); err == nil {
+			b.Fatal("the bomb was accepted")
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package thumb
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"testing"
+
+	"golang.org/x/image/draw"
+)
+
+// TestBoxPreShrinkLooksLikeCatmullRomAlone: the shortcut must not change the picture. The
+// panorama (4000x500 to 64x8) is shrunk 31-fold by the box filter first.
+func TestBoxPreShrinkLooksLikeCatmullRomAlone(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		file   string
+		tw, th int
+	}{
+		{"the panorama shrunk 31-fold first", "panorama.jpg", 64, 8},
+		{"the panorama to a 200-wide box, shrunk 10-fold first", "panorama.jpg", 200, 25},
+		{"a 300x200 photo shrunk 2-fold first", "progressive.jpg", 64, 43},
+	} {
+		t.Run(tt.name+" looks like Catmull-Rom alone", func(t *testing.T) {
+			src, err := jpeg.Decode(bytes.NewReader(readFile(t, tt.file)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := image.NewRGBA(image.Rect(0, 0, tt.tw, tt.th))
+			draw.CatmullRom.Scale(want, want.Rect, src, src.Bounds(), draw.Src, nil)
+			got := scale(src, tt.tw, tt.th)
+			if d := meanDiff(got, want); d > 2.5 {
+				t.Errorf("box+Catmull-Rom differs from Catmull-Rom alone by %.2f on average; want at most 2.5", d)
+			} else {
+				t.Logf("mean difference %.2f", d)
+			}
+		})
+	}
+}
+
+func TestBoxShrinkAveragesBlocks(t *testing.T) {
+	t.Run("transparent pixels lend no colour to their block", func(t *testing.T) {
+		src := image.NewNRGBA(image.Rect(0, 0, 4, 2))
+		for y := range 2 {
+			copy(src.Pix[src.PixOffset(0, y):], []uint8{255, 255, 255, 255, 0, 0, 255, 0, 255, 0, 0, 255, 255, 0, 0, 255})
+		}
+		got := boxShrink(src, 2)
+		want := []uint8{128, 128, 128, 128, 255, 0, 0, 255} // premultiplied half-white; red
+		if !bytes.Equal(got.Pix, want) {
+			t.Errorf("boxShrink(4x2, 2) pixels = %v; want %v", got.Pix, want)
+		}
+	})
+	t.Run("a width that k does not divide gives a wider last block", func(t *testing.T) {
+		src := image.NewGray(image.Rect(0, 0, 5, 1))
+		copy(src.Pix, []uint8{0, 100, 10, 20, 30})
+		got := boxShrink(src, 2)
+		if got.Rect.Dx() != 2 || got.Rect.Dy() != 1 {
+			t.Fatalf("boxShrink(5x1, 2) = %dx%d; want 2x1", got.Rect.Dx(), got.Rect.Dy())
+		}
+		if got.Pix[0] != 50 || got.Pix[4] != 20 {
+			t.Errorf("boxShrink(5x1, 2) = %d, %d; want the means 50 (of 0,100) and 20 (of 10,20,30)", got.Pix[0], got.Pix[4])
+		}
+	})
+}
