@@ -64,6 +64,8 @@ const (
 
 // Run consumes until ctx ends (SIGTERM), then stops receiving at once, gives in-flight work the
 // grace period to finish and releases what did not (visibility 0), so another consumer takes it.
+// A receive under way at the stop is let finish (it ends within the long-poll wait) and what it
+// brings is released too, rather than left invisible until its visibility timeout.
 func (c *Consumer) Run(ctx context.Context) error {
 	if c.Concurrency < 1 {
 		return errors.New("queue: concurrency must be at least 1")
@@ -78,6 +80,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	slots := make(chan struct{}, c.Concurrency)
 	var wg sync.WaitGroup
 	failures := 0
+	var pending <-chan received // a receive still under way when the stop came
 	c.Logger.Info("consumer started", "queue_url", c.QueueURL, "concurrency", c.Concurrency)
 	for ctx.Err() == nil {
 		select {
@@ -95,22 +98,32 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			break
 		}
-		msgs, err := c.receive(ctx, n)
-		for range n - len(msgs) {
+		// The receive is not cancelled by a stop: a response already on its way would leave its
+		// messages invisible until their timeout. At a stop, what it brings is handed back.
+		ch := make(chan received, 1)
+		go func() { msgs, err := c.receive(ctx, n); ch <- received{msgs, err} }()
+		var r received
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			pending = ch
+			for range n {
+				<-slots
+			}
+			continue
+		}
+		for range n - len(r.msgs) {
 			<-slots
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
+		if r.err != nil {
 			failures++
 			delay := min(time.Duration(failures)*time.Second, 30*time.Second)
-			c.Logger.Error("receive failed", "error", err, "retry_in", delay.String())
+			c.Logger.Error("receive failed", "error", r.err, "retry_in", delay.String())
 			sleep(ctx, delay)
 			continue
 		}
 		failures = 0
-		for _, m := range msgs {
+		for _, m := range r.msgs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -125,6 +138,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 
+	if pending != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := <-pending
+			for _, m := range r.msgs {
+				c.release(m, c.logFor(m))
+			}
+		}()
+	}
 	c.Logger.Info("stopping: no more receives; waiting for in-flight work", "grace_period", c.GracePeriod.String())
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -139,11 +162,20 @@ func (c *Consumer) Run(ctx context.Context) error {
 	return nil
 }
 
+type received struct {
+	msgs []sqstypes.Message
+	err  error
+}
+
+// receive asks for up to n messages. A stop does not cut it short (see Run); it ends by itself
+// after the long-poll wait.
 func (c *Consumer) receive(ctx context.Context, n int) ([]sqstypes.Message, error) {
 	wait := c.WaitTime
 	if wait <= 0 {
 		wait = 20 * time.Second
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait+15*time.Second)
+	defer cancel()
 	out, err := c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    &c.QueueURL,
 		MaxNumberOfMessages:         int32(n),
@@ -152,15 +184,10 @@ func (c *Consumer) receive(ctx context.Context, n int) ([]sqstypes.Message, erro
 		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount},
 		MessageAttributeNames:       []string{"All"},
 	})
-	if out != nil && len(out.Messages) > 0 {
-		// Even when the call reports an error (a stop cancelled it as it returned), what it
-		// received is returned so that it is handled or handed back, never left invisible.
-		return out.Messages, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", c.QueueURL, err)
 	}
-	return nil, nil
+	return out.Messages, nil
 }
 
 func receiveCount(m sqstypes.Message) int {

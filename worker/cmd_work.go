@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/pipeline"
+	"github.com/thumbq/thumbq/worker/queue"
+)
+
+func init() {
+	commands["work"] = command{"consume the work queue and make thumbnails (what the container runs)", runWork}
+}
+
+const workHelp = `
+Consumes the work queue until SIGTERM or Ctrl-C: long polling (20 s), batches of up to 10,
+THUMBQ_CONCURRENCY images at once, each kept invisible to other consumers while it is worked on.
+A thumbnail goes to the thumbnail bucket under <W>x<H>/<source key>.png, a presigned link to it
+is published to the topic, and only then is the message deleted. A bad upload (not an image,
+unsupported, over a limit, corrupt) goes to the dead-letter queue at once with its reason in the
+message attribute thumbq-reason; an S3/SNS/network failure is left to SQS, tried again after a
+growing delay, and moved to the dead-letter queue by SQS after the third receive.
+On SIGTERM it stops receiving, gives in-flight work THUMBQ_GRACE_PERIOD and hands back what is
+unfinished (visibility 0). Logs are JSON lines on standard output.
+
+Configuration (environment; AWS_REGION, AWS_ENDPOINT_URL and the SDK's other variables as usual):
+`
+
+func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("work", "", workHelp+variablesHelp(), stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stdout, cfg.LogLevel)
+	awsCfg, err := loadAWS(ctx)
+	if err != nil {
+		return err
+	}
+	s3c := s3.NewFromConfig(awsCfg, s3Options)
+	proc := pipeline.New(cfg, s3c, sns.NewFromConfig(awsCfg), credentialsExpire(awsCfg))
+	c := queue.NewConsumer(cfg, sqs.NewFromConfig(awsCfg), proc, log)
+	return c.Run(ctx)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func variablesHelp() string {
+	var b strings.Builder
+	for _, v := range config.Variables() {
+		def := v.Default
+		if v.Required {
+			def = "required"
+		}
+		fmt.Fprintf(&b, "  %-26s %-10s %s\n", v.Name, def, v.Help)
+	}
+	return b.String()
+}
