@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,7 +58,7 @@ func TestAWSCLI(t *testing.T) {
 	run := func(t *testing.T, s *Stack, args ...string) []byte {
 		t.Helper()
 		cmd := exec.Command(cli, args...)
-		cmd.Env = env
+		cmd.Env = slices.Clip(env) // appended to by parallel subtests
 		for k, v := range s.Env() {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
