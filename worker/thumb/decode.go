@@ -32,12 +32,12 @@ func decode(j *job) *Error {
 	if err != nil {
 		return decodeError(j.format, "image", err)
 	}
+	if j.format == "gif" {
+		img = gifCanvas(img, j.data)
+	}
 	b := img.Bounds()
 	if e := j.setSize(b.Dx(), b.Dy()); e != nil {
 		return e
-	}
-	if j.format == "gif" {
-		img = gifCanvas(img, j.data)
 	}
 	j.img = img
 	return nil

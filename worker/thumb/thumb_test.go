@@ -1,7 +1,10 @@
 package thumb
 
 import (
+	"bytes"
 	"image"
+	"image/color"
+	"image/gif"
 	"testing"
 )
 
@@ -138,5 +141,45 @@ func TestMakeFitsTheConfiguredBox(t *testing.T) {
 	res, _ := mustMake(t, readFile(t, "progressive.jpg"), Options{Width: 120, Height: 30})
 	if res.Width != 45 || res.Height != 30 {
 		t.Errorf("Make(300x200, box 120x30) = %dx%d; want 45x30", res.Width, res.Height)
+	}
+}
+
+func TestAGIFFirstFrameSmallerThanItsScreenKeepsTheScreenSize(t *testing.T) {
+	// An 80x60 screen whose first frame paints only its left half red; the rest stays transparent.
+	frame := image.NewPaletted(image.Rect(0, 0, 40, 60), color.Palette{color.RGBA{255, 0, 0, 255}, color.Transparent})
+	var buf bytes.Buffer
+	err := gif.EncodeAll(&buf, &gif.GIF{
+		Image:  []*image.Paletted{frame},
+		Delay:  []int{0},
+		Config: image.Config{ColorModel: frame.Palette, Width: 80, Height: 60},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, got := mustMake(t, buf.Bytes(), Options{})
+	if res.Width != 64 || res.Height != 48 || res.SourceWidth != 80 || res.SourceHeight != 60 {
+		t.Fatalf("Make(80x60 GIF) = %dx%d from %dx%d; want 64x48 from 80x60", res.Width, res.Height, res.SourceWidth, res.SourceHeight)
+	}
+	if left, right := premul(got, 5, 24), premul(got, 58, 24); left != [4]float64{255, 0, 0, 255} || right[3] != 0 {
+		t.Errorf("left, right pixels = %.0f, %.0f; want opaque red, transparent", left, right)
+	}
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Options
+		want Options
+	}{
+		{"the zero Options mean a 64x64 box and 100 megapixels", Options{}, Options{64, 64, 100_000_000}},
+		{"negative values mean the defaults too", Options{-1, -5, -7}, Options{64, 64, 100_000_000}},
+		{"set values are kept", Options{200, 100, 5}, Options{200, 100, 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.in.withDefaults(); got != tt.want {
+				t.Errorf("%+v.withDefaults() = %+v; want %+v", tt.in, got, tt.want)
+			}
+		})
 	}
 }
