@@ -65,7 +65,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	d, err := queue.Status(ctx, sqs.NewFromConfig(awsCfg), cloudwatch.NewFromConfig(awsCfg), *queueURL, *deadLetterURL)
+	var metrics queue.Metrics = cloudwatch.NewFromConfig(awsCfg)
+	if os.Getenv("AWS_ENDPOINT_URL") != "" && os.Getenv("AWS_ENDPOINT_URL_CLOUDWATCH") == "" {
+		metrics = nil // an emulator (thumbq local) has no CloudWatch
+	}
+	d, err := queue.Status(ctx, sqs.NewFromConfig(awsCfg), metrics, *queueURL, *deadLetterURL)
 	if err != nil {
 		return err
 	}

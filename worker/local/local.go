@@ -5,6 +5,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -257,8 +258,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		counts[r.Status]++
 	}
 	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Key < rep.Results[j].Key })
-	b, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(filepath.Join(opts.Out, "report.json"), append(b, '\n'), 0o644); err != nil {
+	if err := writeJSON(filepath.Join(opts.Out, "report.json"), rep); err != nil {
 		return rep, err
 	}
 	fmt.Fprintf(out, "\n%d uploaded: %d ok, %d failed, %d skipped in %s; thumbnails, notifications and report.json in %s\n",
@@ -464,10 +464,21 @@ func (e *env) writeNotification(body []byte) error {
 	for k, v := range n.MessageAttributes {
 		attrs[k] = v.Value
 	}
-	b, _ := json.MarshalIndent(map[string]any{
+	return writeJSON(dst, map[string]any{
 		"subject": n.Subject, "message": n.Message, "timestamp": n.Timestamp, "attributes": attrs,
-	}, "", "  ")
-	return os.WriteFile(dst, append(b, '\n'), 0o644)
+	})
+}
+
+// writeJSON writes v indented, with URLs left readable ("&", not "\u0026").
+func writeJSON(path string, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 func ptr[T any](v T) *T { return &v }

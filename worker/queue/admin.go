@@ -58,7 +58,7 @@ func Status(ctx context.Context, q AdminSQS, metrics Metrics, queueURL, deadLett
 	}
 	d.DeadLetter = atoi(dl["ApproximateNumberOfMessages"])
 	if metrics == nil {
-		d.OldestAgeErr = errors.New("no CloudWatch client")
+		d.OldestAgeErr = errors.New("no CloudWatch at this endpoint")
 	} else {
 		d.OldestAge, d.OldestAgeErr = oldestAge(ctx, metrics, queueName(queueURL))
 	}
