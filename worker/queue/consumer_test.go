@@ -62,7 +62,11 @@ func (r *recorder) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ..
 	return &sqs.SendMessageOutput{}, nil
 }
 
-func (r *recorder) Calls() []string { r.mu.Lock(); defer r.mu.Unlock(); return append([]string(nil), r.calls...) }
+func (r *recorder) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.calls...)
+}
 
 // script is a Processor whose outcome per key is set by the test.
 type script struct {
