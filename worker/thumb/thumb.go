@@ -50,7 +50,8 @@ type job struct {
 	png           []byte      // set by encode
 }
 
-// A step does one thing to a job. Every error a step returns is a *Error.
+// A step does one thing to a job. Every error a step returns is a *Error. The name shows in the
+// error if a step panics.
 type step struct {
 	name string
 	run  func(*job) *Error
@@ -73,15 +74,21 @@ var steps = []step{
 // keeping the aspect ratio and transparency, upright according to the EXIF orientation, and
 // never larger than the source. Every error it returns is about the input (the caller treats it as
 // permanent, never retried) and is a *Error. It does not panic: a decoder panic on hostile input
-// is returned as Corrupt.
+// is returned as Corrupt. Make is safe for concurrent use.
 func Make(data []byte, opts Options) (res Result, err error) {
 	j := &job{data: data, opts: opts.withDefaults(), orientation: 1}
+	current := ""
 	defer func() {
 		if r := recover(); r != nil {
-			res, err = Result{}, fail(Corrupt, j.format, "%s decoder panicked: %v", j.format, r)
+			what := j.format + " " + current + " step"
+			if current == "decode" {
+				what = j.format + " decoder"
+			}
+			res, err = Result{}, fail(Corrupt, j.format, "%s panicked: %v", what, r)
 		}
 	}()
 	for _, s := range steps {
+		current = s.name
 		if e := s.run(j); e != nil {
 			return Result{}, e
 		}
