@@ -649,3 +649,28 @@ func TestStartAgainAfterLastClose(t *testing.T) {
 		}
 	}
 }
+
+func TestCreateQueueURLPointsAtTheEndpoint(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, Options{})
+	c := s.SQSClient()
+	name := strings.TrimSuffix(s.SourceBucket, "-source") + "-extra"
+	out, err := c.CreateQueue(ctxFor(t), &sqs.CreateQueueInput{QueueName: &name})
+	if err != nil {
+		t.Fatalf("CreateQueue: %v", err)
+	}
+	if want := s.Endpoint + "/" + AccountID + "/" + name; aws.ToString(out.QueueUrl) != want {
+		t.Errorf("CreateQueue URL = %s; want %s", aws.ToString(out.QueueUrl), want)
+	}
+	got, err := c.GetQueueUrl(ctxFor(t), &sqs.GetQueueUrlInput{QueueName: &name})
+	if err != nil || aws.ToString(got.QueueUrl) != aws.ToString(out.QueueUrl) {
+		t.Errorf("GetQueueUrl = %v, %v; want %s", aws.ToString(got.QueueUrl), err, aws.ToString(out.QueueUrl))
+	}
+	again, err := c.CreateQueue(ctxFor(t), &sqs.CreateQueueInput{QueueName: aws.String(queueName(s.QueueURL))})
+	if err != nil || aws.ToString(again.QueueUrl) != s.QueueURL {
+		t.Errorf("CreateQueue of the work queue = %v, %v; want its URL %s", aws.ToString(again.QueueUrl), err, s.QueueURL)
+	}
+	if _, err := c.DeleteQueue(ctxFor(t), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}); err != nil {
+		t.Errorf("DeleteQueue: %v", err)
+	}
+}

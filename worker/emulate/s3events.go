@@ -59,11 +59,8 @@ func (s *Stack) serveS3(w http.ResponseWriter, r *http.Request, action string) {
 	}
 	if rec.status/100 == 2 {
 		if err := target.objectCreated(bucket, key, reason, rec.Header().Get("x-amz-request-id"), r.RemoteAddr); err != nil {
-			// The object is stored but the rule's event is lost; tell the client, as no
-			// retry by the client would be noticed otherwise.
-			s.logger.Error("emulate: object created event", "bucket", bucket, "key", key, "err", err)
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+			// As on AWS, the write stands when the rule cannot deliver its event.
+			s.logger.Error("emulate: object created event lost", "bucket", bucket, "key", key, "err", err)
 		}
 	}
 	rec.copyTo(w)

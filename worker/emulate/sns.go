@@ -23,7 +23,7 @@ func (s *Stack) serveSNS(w http.ResponseWriter, r *http.Request, action string) 
 		s.publish(w, r)
 		return
 	}
-	s.callGoaws(w, r)
+	s.callGoaws(w, r, action)
 }
 
 // Notification is what SNS delivers to a subscribed SQS queue without raw message delivery: the

@@ -28,12 +28,22 @@ var goawsSQSActions = map[string]bool{
 	"SendMessageBatch": true, "DeleteMessageBatch": true,
 }
 
+// structuralActions add, remove or reconfigure queues, topics and subscriptions, which goaws's
+// handlers read without a lock: they run alone.
+var structuralActions = map[string]bool{
+	"CreateQueue": true, "DeleteQueue": true, "SetQueueAttributes": true,
+	"CreateTopic": true, "DeleteTopic": true, "Subscribe": true, "Unsubscribe": true,
+	"SetSubscriptionAttributes": true, "ConfirmSubscription": true,
+}
+
 func (s *Stack) serveSQS(w http.ResponseWriter, r *http.Request, action string) {
 	if r.Header.Get("Content-Type") != jsonContentType { // the query protocol: goaws as it is
-		s.callGoaws(w, r)
+		s.callGoaws(w, r, action)
 		return
 	}
 	switch action {
+	case "CreateQueue":
+		s.createQueue(w, r)
 	case "ReceiveMessage":
 		s.receiveMessage(w, r)
 	case "GetQueueAttributes":
@@ -45,14 +55,47 @@ func (s *Stack) serveSQS(w http.ResponseWriter, r *http.Request, action string) 
 			writeSQSError(w, http.StatusBadRequest, "UnsupportedOperation", "UnsupportedOperation", action+" is not supported by the emulator.")
 			return
 		}
-		s.callGoaws(w, r)
+		s.callGoaws(w, r, action)
 	}
 }
 
-func (s *Stack) callGoaws(w http.ResponseWriter, r *http.Request) {
-	structure.RLock()
-	defer structure.RUnlock()
+func (s *Stack) callGoaws(w http.ResponseWriter, r *http.Request, action string) {
+	if structuralActions[action] {
+		structure.Lock()
+		defer structure.Unlock()
+	} else {
+		structure.RLock()
+		defer structure.RUnlock()
+	}
 	s.goaws.ServeHTTP(w, r)
+}
+
+// createQueue creates a queue with goaws and gives it a URL on this stack's endpoint (goaws's
+// has the host "<region>.<host>").
+func (s *Stack) createQueue(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeSQSError(w, http.StatusBadRequest, "InvalidParameterValue", "InvalidParameterValue", err.Error())
+		return
+	}
+	rec := s.callGoawsJSON(r, "CreateQueue", body)
+	var out struct{ QueueUrl string }
+	if rec.status != http.StatusOK || json.Unmarshal(rec.body.Bytes(), &out) != nil {
+		rec.copyTo(w)
+		return
+	}
+	name := queueName(out.QueueUrl)
+	structure.RLock()
+	models.SyncQueues.Lock()
+	if q, ok := models.SyncQueues.Queues[name]; ok {
+		if q.URL == out.QueueUrl { // goaws's URL: a new queue
+			q.URL = s.queueURL(name)
+		}
+		out.QueueUrl = q.URL // an existing queue keeps its URL
+	}
+	models.SyncQueues.Unlock()
+	structure.RUnlock()
+	writeJSON(w, out)
 }
 
 // callGoawsJSON calls an SQS action of goaws with a JSON body and returns its answer.
@@ -64,7 +107,7 @@ func (s *Stack) callGoawsJSON(r *http.Request, action string, body []byte) *reco
 	req.Header.Set("Content-Type", jsonContentType)
 	req.URL.Path = "/"
 	rec := newRecorder()
-	s.callGoaws(rec, req)
+	s.callGoaws(rec, req, action)
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 	}
