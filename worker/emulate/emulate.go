@@ -24,25 +24,33 @@
 // # Differences from AWS
 //
 // goaws and gofakes3 are emulators; this package corrects what the pipeline depends on and leaves
-// the rest. Corrected here: visibility timeouts expire (goaws's periodic task runs every
-// TickInterval); ReceiveMessage long-polls without blocking stack creation, reports
-// ApproximateReceiveCount and SentTimestamp (goaws reports 1 and the receive time), and returns
-// only the attributes and message attributes asked for; GetQueueAttributes answers in the JSON
-// protocol's shape (goaws's is a list the SDK cannot read) and counts only visible messages in
-// ApproximateNumberOfMessages (goaws counts in-flight ones too); ChangeMessageVisibilityBatch is
-// implemented (goaws has none); SNS deliveries to SQS carry the standard envelope, whose
-// MessageAttributes use {"Type","Value"} (goaws writes {"DataType","StringValue"}).
+// the rest. Corrected here, for the SQS JSON protocol that the SDK and the AWS CLI speak:
+//   - visibility timeouts expire: goaws's periodic task runs every TickInterval;
+//   - ReceiveMessage long-polls without holding up stack creation, reports ApproximateReceiveCount
+//     and SentTimestamp (goaws reports 1 and the receive time), and returns only the attributes
+//     and message attributes asked for (goaws returns all);
+//   - GetQueueAttributes counts only visible messages in ApproximateNumberOfMessages (goaws counts
+//     in-flight ones too), adds ApproximateNumberOfMessagesDelayed, writes RedrivePolicy as SQS
+//     does ({"deadLetterTargetArn":...,"maxReceiveCount":3}), returns only the names asked for,
+//     and answers InvalidAttributeName and NonExistentQueue where SQS does;
+//   - ChangeMessageVisibilityBatch exists (goaws has none); other actions goaws lacks answer
+//     UnsupportedOperation;
+//   - CreateQueue gives new queues URLs on the endpoint (goaws's host is "<region>.<host>");
+//   - SNS Publish delivers the standard envelope (goaws writes MessageAttributes as
+//     {"DataType","StringValue"} instead of {"Type","Value"}) and checks Subject as SNS does.
 //
 // Not emulated: signatures and IAM (any credentials pass); S3 lifecycle rules, bucket
-// notifications and checksums; SQS StartMessageMoveTask, ListDeadLetterSourceQueues, tags,
-// policies, message retention, FIFO deduplication scopes; the queue attributes
-// ApproximateAgeOfOldestMessage (a CloudWatch metric on AWS, absent here as it is from
-// GetQueueAttributes), RedriveAllowPolicy, Policy, SqsManagedSseEnabled, and real
-// CreatedTimestamp/LastModifiedTimestamp (0); SNS email and HTTP delivery, filter policies beyond
-// goaws's exact string match, message signatures that verify. Queues and topics created through
-// the API (rather than by Start) get goaws's URLs, whose host is "<region>.<host>"; the SDK does
-// not use that host, but other clients may. The SQS query protocol (old SDKs) goes to goaws
-// unchanged, without the corrections above.
+// notifications, checksums, and multipart ETags (gofakes3's is the MD5 of the whole object, not
+// "<md5 of part md5s>-<parts>"); SQS StartMessageMoveTask, ListDeadLetterSourceQueues, tags,
+// policies, message retention and ApproximateFirstReceiveTimestamp (goaws gives the latest
+// receive); the queue attributes ApproximateAgeOfOldestMessage (a CloudWatch metric on AWS, which
+// SQS rejects as an attribute name, as the emulator does), RedriveAllowPolicy, Policy and
+// SqsManagedSseEnabled, and real CreatedTimestamp/LastModifiedTimestamp (0); SNS email and HTTP
+// delivery, PublishBatch's envelope (goaws's), filter policies beyond goaws's exact string match,
+// signatures that verify. The SQS query protocol (old SDKs) goes to goaws without the corrections.
+//
+// The AWS CLI v1 ignores AWS_ENDPOINT_URL for SQS (it pins SQS to queue.amazonaws.com and the
+// like): give it --endpoint-url. The CLI v2 and the Go SDK honour the variable.
 package emulate
 
 import (
