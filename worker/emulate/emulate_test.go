@@ -13,6 +13,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+	"github.com/sirupsen/logrus"
 
 	"github.com/thumbq/thumbq/worker/config"
 )
@@ -59,6 +61,23 @@ func startStack(t *testing.T, opts Options) *Stack {
 }
 
 type testWriter struct{ t *testing.T }
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(b)))
@@ -622,15 +641,24 @@ func TestEnvPointsTheDefaultSDKConfigAtTheStack(t *testing.T) {
 	}
 }
 
-// TestStartAgainAfterLastClose runs alone (not parallel): its stack is the process's only one.
+// TestStartAgainAfterLastClose runs alone (not parallel): its stack is the process's only one, so
+// goaws's global logger goes to its Logger.
 func TestStartAgainAfterLastClose(t *testing.T) {
 	for i := range 2 {
-		s, err := Start(context.Background(), Options{VisibilityTimeout: time.Second})
+		var logs syncBuffer
+		s, err := Start(context.Background(), Options{VisibilityTimeout: time.Second,
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		if err != nil {
 			t.Fatalf("Start %d: %v", i+1, err)
 		}
 		if _, err := s.SQSClient().SendMessage(ctxFor(t), &sqs.SendMessageInput{QueueUrl: &s.QueueURL, MessageBody: aws.String("x")}); err != nil {
 			t.Errorf("SendMessage on stack %d: %v", i+1, err)
+		}
+		if out := logrus.StandardLogger().Out; out != io.Discard {
+			t.Errorf("goaws's logrus writes to %v; want io.Discard", out)
+		}
+		if got := logs.String(); !strings.Contains(got, "component=goaws") || !strings.Contains(got, "level=DEBUG") {
+			t.Errorf("stack %d logger got no goaws lines at debug level:\n%s", i+1, got)
 		}
 		if got := receive(t, s.SQSClient(), s.QueueURL, 10, 0); len(got) != 1 {
 			t.Errorf("stack %d: received %d messages; want only the one sent to it", i+1, len(got))
