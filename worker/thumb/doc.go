@@ -27,15 +27,15 @@
 // finds a mean difference of about 1 level in 255.
 //
 // Measured with `go test -bench . ./worker/thumb` (Go 1.26, 2-core AMD VM shared with other
-// work, so +-25%), a 4000x3000 4:2:0 JPEG to 64x48:
+// work, so the ranges of three runs are wide), a 4000x3000 4:2:0 JPEG to 64x48:
 //
-//	resize alone, box pre-shrink + Catmull-Rom (used)    24-33 ms   0.3 MB
-//	resize alone, Catmull-Rom over the whole source     306-413 ms   6.6 MB
+//	resize alone, box pre-shrink + Catmull-Rom (used)    12-19 ms   0.3 MB
+//	resize alone, Catmull-Rom over the whole source     260-274 ms   6.6 MB
 //	resize alone, ApproxBiLinear over the whole source      0.1 ms   (aliases: it reads only
 //	                                                                  a few source pixels)
-//	JPEG decode alone (image/jpeg)                       129-158 ms    18 MB
-//	Make: decode + thumbnail + PNG                       133-194 ms    19 MB
-//	Make refusing the 30000x30000 PNG bomb                   2 us    1.4 KB
+//	JPEG decode alone (image/jpeg)                       127-159 ms    18 MB
+//	Make: decode + thumbnail + PNG                       139-179 ms    19 MB
+//	Make refusing the 30000x30000 PNG bomb                 1.6 us    1.4 KB
 //
 // Decoding dominates; a JPEG decoder that scales in the DCT domain is the next gain. Memory is
 // bounded by the pixel limit: a decoder allocates at most MaxPixels times its bytes per pixel

@@ -102,16 +102,18 @@ func rowAdder(src image.Image, ow int) (add func(y int, acc []uint64), unit uint
 		hs, vs := chromaShift(m.SubsampleRatio)
 		return func(y int, acc []uint64) {
 			sy := b.Min.Y + y
-			yi := m.YOffset(b.Min.X, sy)
-			ci := (sy>>vs - m.Rect.Min.Y>>vs) * m.CStride
-			cx0 := m.Rect.Min.X >> hs
+			luma := m.Y[m.YOffset(b.Min.X, sy):][:w]
+			ci := (sy>>vs-m.Rect.Min.Y>>vs)*m.CStride + b.Min.X>>hs - m.Rect.Min.X>>hs
+			x0 := b.Min.X & (1<<hs - 1) // where the first pixel falls in its chroma sample
+			cb := m.Cb[ci:][:(x0+w-1)>>hs+1]
+			cr := m.Cr[ci:][:len(cb)]
 			for ox, x := 0, 0; x < w; ox++ {
 				var sY, sCb, sCr uint64
 				for end := (ox + 1) * w / ow; x < end; x++ {
-					c := ci + (b.Min.X+x)>>hs - cx0
-					sY += uint64(m.Y[yi+x])
-					sCb += uint64(m.Cb[c])
-					sCr += uint64(m.Cr[c])
+					c := (x0 + x) >> hs
+					sY += uint64(luma[x])
+					sCb += uint64(cb[c])
+					sCr += uint64(cr[c])
 				}
 				acc[4*ox] += sY
 				acc[4*ox+1] += sCb

@@ -2,8 +2,10 @@ package thumb
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/jpeg"
+	"math/rand/v2"
 	"testing"
 
 	"golang.org/x/image/draw"
@@ -61,4 +63,38 @@ func TestBoxShrinkAveragesBlocks(t *testing.T) {
 			t.Errorf("boxShrink(5x1, 2) = %d, %d; want the means 50 (of 0,100) and 20 (of 10,20,30)", got.Pix[0], got.Pix[4])
 		}
 	})
+}
+
+// TestBoxShrinkReadsYCbCrLikeTheGenericPath checks the YCbCr fast path (which averages Y, Cb, Cr
+// and converts after) against the generic one (which converts every pixel first), for every
+// chroma subsampling, odd sizes and a sub-image that starts on an odd pixel. The colours stay
+// inside the RGB gamut, where converting before or after averaging is the same up to rounding.
+func TestBoxShrinkReadsYCbCrLikeTheGenericPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ratios := map[string]image.YCbCrSubsampleRatio{
+		"4:4:4": image.YCbCrSubsampleRatio444, "4:2:2": image.YCbCrSubsampleRatio422,
+		"4:2:0": image.YCbCrSubsampleRatio420, "4:4:0": image.YCbCrSubsampleRatio440,
+		"4:1:1": image.YCbCrSubsampleRatio411, "4:1:0": image.YCbCrSubsampleRatio410,
+	}
+	for name, ratio := range ratios {
+		m := image.NewYCbCr(image.Rect(0, 0, 37, 23), ratio)
+		for i := range m.Y {
+			m.Y[i] = uint8(64 + rng.UintN(128))
+		}
+		for i := range m.Cb {
+			m.Cb[i], m.Cr[i] = uint8(112+rng.UintN(32)), uint8(112+rng.UintN(32))
+		}
+		sub := m.SubImage(image.Rect(3, 1, 36, 22)).(*image.YCbCr)
+		for _, src := range []*image.YCbCr{m, sub} {
+			for _, k := range []int{1, 2, 3, 5} {
+				t.Run(fmt.Sprintf("%s %v shrunk %d-fold", name, src.Rect, k), func(t *testing.T) {
+					got := boxShrink(src, k)
+					want := boxShrink(struct{ image.Image }{src}, k)
+					if d := maxPixelDiff(got, want); d > 2 {
+						t.Errorf("the YCbCr path differs from the generic one by up to %.0f; want at most 2", d)
+					}
+				})
+			}
+		}
+	}
 }
