@@ -17,6 +17,11 @@ import (
 // (Y' = (Y-16)*255/219, C' = (C-128)*255/224 + 128) before the JFIF conversion gives exactly those
 // coefficients, in place, and keeps the fast YCbCr path of the resizer. Lossless WebP (VP8L) is
 // RGB already and is left alone.
+//
+// Measured on thumbnails (mean difference per channel, 0..255): x/image's lossy test images
+// against the PNGs they were made from, 7.4-7.8 uncorrected and 0.6-1.9 corrected
+// (TestXImageTestImages); our lossy.webp against libvips/libwebp's thumbnail, 5.9 uncorrected
+// and 1.5 corrected (TestWebPColoursMatchLibwebp).
 func decodeWebP(r io.Reader) (image.Image, error) {
 	img, err := webp.Decode(r)
 	if err != nil {
