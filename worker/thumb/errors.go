@@ -40,5 +40,9 @@ func fail(reason Reason, format string, msg string, args ...any) *Error {
 // megapixels formats a pixel count in megapixels without rounding that would hide a difference
 // from the limit (100000001 pixels is "100.000001", not "100").
 func megapixels(n int64) string {
-	return strconv.FormatFloat(float64(n)/1e6, 'f', -1, 64)
+	mp := float64(n) / 1e6
+	if mp >= 10 {
+		return strconv.FormatFloat(mp, 'f', 0, 64) // 4295, not 4294.836225
+	}
+	return strconv.FormatFloat(mp, 'f', -1, 64)
 }
