@@ -80,8 +80,10 @@ func Defaults() Config {
 	}
 }
 
-// DefaultConcurrency is twice the CPU count: an image spends part of its time waiting on S3.
-func DefaultConcurrency() int { return 2 * runtime.NumCPU() }
+// DefaultConcurrency is the number of CPUs Go may use (GOMAXPROCS, which follows the container's
+// CPU limit): decoding is CPU-bound, and each image in flight may hold a large decoded bitmap, so
+// more would add memory, not speed.
+func DefaultConcurrency() int { return runtime.GOMAXPROCS(0) }
 
 // Load reads the configuration from getenv (os.Getenv in production) and validates it. The error
 // names the variable that is missing or bad.
@@ -188,7 +190,7 @@ func Variables() []Variable {
 		{EnvThumbHeight, strconv.Itoa(d.ThumbHeight), false, "height of that box"},
 		{EnvMaxBytes, strconv.FormatInt(d.MaxBytes, 10), false, "largest object downloaded, in bytes"},
 		{EnvMaxPixels, strconv.FormatInt(d.MaxPixels, 10), false, "largest image decoded, width x height"},
-		{EnvConcurrency, "2 x CPUs", false, "images processed at once"},
+		{EnvConcurrency, "CPUs", false, "images processed at once (each may hold a decoded bitmap of up to 4 bytes x THUMBQ_MAX_PIXELS)"},
 		{EnvURLExpiry, d.URLExpiry.String(), false, "presigned link lifetime; at most 168h, and never past the signing credentials' expiry"},
 		{EnvVisibilityTimeout, d.VisibilityTimeout.String(), false, "the work queue's visibility timeout; renewed every third of it while an image is worked on"},
 		{EnvGracePeriod, d.GracePeriod.String(), false, "time in-flight work gets after SIGTERM before it is handed back"},

@@ -23,8 +23,8 @@ func TestLoadTakesDefaults(t *testing.T) {
 	if c.ThumbWidth != 64 || c.ThumbHeight != 64 || c.MaxPixels != 100_000_000 || c.GracePeriod != DefaultGracePeriod {
 		t.Errorf("Load = %+v; want the defaults", c)
 	}
-	if c.Concurrency < 2 {
-		t.Errorf("Concurrency = %d; want 2 x CPUs", c.Concurrency)
+	if c.Concurrency < 1 {
+		t.Errorf("Concurrency = %d; want the CPU count", c.Concurrency)
 	}
 }
 
