@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,24 @@ func TestVariablesListsEveryName(t *testing.T) {
 func TestStopTimeoutCoversTheGracePeriod(t *testing.T) {
 	if got := StopTimeout(DefaultGracePeriod); got <= DefaultGracePeriod || got > 120*time.Second {
 		t.Errorf("StopTimeout(%s) = %s; want more than the grace period and at most Fargate's 120 s", DefaultGracePeriod, got)
+	}
+}
+
+// TestREADMEDocumentsEveryVariable keeps the README's configuration table true to the code.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, v := range Variables() {
+		def := v.Default
+		if v.Required {
+			def = "required"
+		}
+		row := "| `" + v.Name + "` | " + def + " |"
+		if !strings.Contains(readme, row) {
+			t.Errorf("README.md has no row starting %q", row)
+		}
 	}
 }
