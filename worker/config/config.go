@@ -159,6 +159,12 @@ func Load(getenv func(string) string) (Config, error) {
 			bad(EnvLogLevel, fmt.Sprintf("%q is not one of debug, info, warn, error", v))
 		}
 	}
+	if c.SourceBucket != "" && c.SourceBucket == c.ThumbnailBucket {
+		bad(EnvThumbnailBucket, "must differ from "+EnvSourceBucket+": thumbnails written to the source bucket would be thumbnailed again, forever")
+	}
+	if c.QueueURL != "" && c.QueueURL == c.DeadLetterURL {
+		bad(EnvDeadLetterURL, "must differ from "+EnvQueueURL)
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}

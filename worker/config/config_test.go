@@ -62,6 +62,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"a grace period over Fargate's stop timeout is named", EnvGracePeriod, "5m"},
 		{"an unknown log level is named", EnvLogLevel, "loud"},
 		{"zero concurrency is named", EnvConcurrency, "0"},
+		{"a thumbnail bucket equal to the source bucket is named", EnvThumbnailBucket, "src"},
+		{"a dead-letter queue equal to the work queue is named", EnvDeadLetterURL, "https://sqs/q"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
