@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"bytes"
+	nfnt "github.com/nfnt/resize"
 	"image"
 	"image/jpeg"
 	"os"
@@ -80,6 +81,11 @@ func BenchmarkResize12MP(b *testing.B) {
 		{"box pre-shrink then CatmullRom (used)", func() { scale(src, 64, 48) }},
 		{"CatmullRom over the whole source", direct(draw.CatmullRom)},
 		{"ApproxBiLinear over the whole source", direct(draw.ApproxBiLinear)},
+		// The resampler the issue suggested, measured for comparison only (unmaintained).
+		{"nfnt Lanczos3 over the whole source", func() { nfnt.Resize(64, 48, src, nfnt.Lanczos3) }},
+		{"box pre-shrink then nfnt Lanczos3", func() {
+			nfnt.Resize(64, 48, boxShrink(src, max(1, min(src.Bounds().Dx()/128, src.Bounds().Dy()/96))), nfnt.Lanczos3)
+		}},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			b.ReportAllocs()
