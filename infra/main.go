@@ -1,0 +1,64 @@
+// Command infra is thumbq's CDK app: `cdk deploy -c env=dev|prod` (see cdk.json and infra/stack).
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/thumbq/thumbq/infra/stack"
+)
+
+func main() {
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+
+	env, err := stack.Lookup(stringContext(app, "env"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	env.NotifyEmails = listContext(app, "notifyEmails")
+	env.OpsEmails = listContext(app, "opsEmails")
+
+	// The stack is environment-agnostic: account and region come from the credentials at deploy
+	// time, so synth needs none (offline review, snapshot) and its template is the same with or
+	// without them.
+	stack.NewThumbnailStack(app, env.StackName(), &stack.ThumbnailStackProps{Env: env, RepoRoot: "."})
+
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	app.Synth(nil)
+}
+
+// stringContext is a context value given as a string (-c key=value or cdk.json), or "".
+func stringContext(app awscdk.App, key string) string {
+	s, _ := app.Node().TryGetContext(jsii.String(key)).(string)
+	return strings.TrimSpace(s)
+}
+
+// listContext is a context value given as a comma-separated string (-c key=a,b) or as a list of
+// strings (cdk.json), without empty items.
+func listContext(app awscdk.App, key string) []string {
+	var items []string
+	switch v := app.Node().TryGetContext(jsii.String(key)).(type) {
+	case string:
+		items = strings.Split(v, ",")
+	case []interface{}:
+		for _, item := range v {
+			if s, ok := item.(string); ok {
+				items = append(items, s)
+			}
+		}
+	}
+	out := items[:0]
+	for _, s := range items {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

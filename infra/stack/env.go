@@ -1,0 +1,127 @@
+package stack
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+
+	"github.com/thumbq/thumbq/worker/config"
+)
+
+// Environment holds every setting that differs between deployments: the stack reads these and
+// nothing else, so dev and prod differ here, not in if-statements scattered through the stack.
+type Environment struct {
+	Name string // dev, prod: part of the stack name
+
+	// Retain keeps the buckets (with their objects) and the queues when the stack is destroyed.
+	// Without it, `cdk destroy` empties and deletes them, leaving nothing behind.
+	Retain bool
+
+	ThumbnailExpiryDays int // the thumbnail bucket's lifecycle: thumbnails are deleted after this
+	URLExpiry           time.Duration
+
+	// The worker's processing budget. The work queue's visibility timeout is VisibilityTimeout (the
+	// worker renews it while it works); the container's stop timeout is config.StopTimeout(GracePeriod).
+	VisibilityTimeout time.Duration
+	GracePeriod       time.Duration
+
+	CPU         int // Fargate task CPU units (1024 = 1 vCPU)
+	MemoryMiB   int
+	Concurrency int // images worked on at once per task; each may hold a decoded bitmap
+
+	MinTasks int // 0 lets the service scale to zero when the queue is empty
+	MaxTasks int
+
+	LogRetention  awslogs.RetentionDays // the worker's CloudWatch logs
+	LogExpiryDays int                   // S3 access logs and VPC flow logs
+
+	// OldestMessageAlarm is the age of the oldest message on the work queue that raises an alarm.
+	// With MinTasks 0 it must exceed the wake-up latency (SQS metrics, alarm, task start).
+	OldestMessageAlarm time.Duration
+
+	// Email addresses subscribed to the notification topic and to the operations (alarm) topic.
+	// From context (-c notifyEmails=a@example.com,b@example.com), optional.
+	NotifyEmails []string
+	OpsEmails    []string
+}
+
+// StackName is the CloudFormation stack name: it carries the environment.
+func (e Environment) StackName() string { return "thumbq-" + e.Name }
+
+// Environments are the deployable environments by name. `cdk deploy -c env=NAME` picks one.
+var Environments = map[string]Environment{
+	"dev": {
+		Name:                "dev",
+		Retain:              false,
+		ThumbnailExpiryDays: 7,
+		URLExpiry:           config.DefaultURLExpiry,
+		VisibilityTimeout:   config.DefaultVisibilityTimeout,
+		GracePeriod:         config.DefaultGracePeriod,
+		CPU:                 512,
+		MemoryMiB:           1024,
+		Concurrency:         1,
+		MinTasks:            0,
+		MaxTasks:            2,
+		LogRetention:        awslogs.RetentionDays_ONE_WEEK,
+		LogExpiryDays:       7,
+		OldestMessageAlarm:  30 * time.Minute,
+	},
+	"prod": {
+		Name:                "prod",
+		Retain:              true,
+		ThumbnailExpiryDays: 30,
+		URLExpiry:           config.DefaultURLExpiry,
+		VisibilityTimeout:   config.DefaultVisibilityTimeout,
+		GracePeriod:         config.DefaultGracePeriod,
+		CPU:                 1024,
+		MemoryMiB:           2048,
+		Concurrency:         2,
+		MinTasks:            1,
+		MaxTasks:            10,
+		LogRetention:        awslogs.RetentionDays_THREE_MONTHS,
+		LogExpiryDays:       90,
+		OldestMessageAlarm:  10 * time.Minute,
+	},
+}
+
+// DefaultEnvironment is what `cdk deploy` without -c env=... deploys.
+const DefaultEnvironment = "dev"
+
+// Lookup returns the named environment, or an error that lists the known ones.
+func Lookup(name string) (Environment, error) {
+	if name == "" {
+		name = DefaultEnvironment
+	}
+	e, ok := Environments[name]
+	if !ok {
+		names := make([]string, 0, len(Environments))
+		for n := range Environments {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return Environment{}, fmt.Errorf("unknown environment %q (-c env=%s)", name, strings.Join(names, "|"))
+	}
+	return e, e.validate()
+}
+
+// validate checks the settings against the worker's and AWS's limits at synth time.
+func (e Environment) validate() error {
+	switch {
+	case e.MinTasks < 0 || e.MaxTasks < 1 || e.MinTasks > e.MaxTasks:
+		return fmt.Errorf("env %s: tasks min %d, max %d: want 0 <= min <= max, max >= 1", e.Name, e.MinTasks, e.MaxTasks)
+	case e.ThumbnailExpiryDays < 1:
+		return fmt.Errorf("env %s: thumbnail expiry %d days: want at least 1", e.Name, e.ThumbnailExpiryDays)
+	case e.URLExpiry <= 0 || e.URLExpiry > config.MaxURLExpiry:
+		return fmt.Errorf("env %s: URL expiry %s: want at most %s", e.Name, e.URLExpiry, config.MaxURLExpiry)
+	case e.VisibilityTimeout < time.Second || e.VisibilityTimeout > 12*time.Hour || e.VisibilityTimeout%time.Second != 0:
+		return fmt.Errorf("env %s: visibility timeout %s: want whole seconds from 1s to 12h", e.Name, e.VisibilityTimeout)
+	case config.StopTimeout(e.GracePeriod) > 120*time.Second || e.GracePeriod%time.Second != 0:
+		return fmt.Errorf("env %s: grace period %s: the stop timeout %s exceeds Fargate's 120s", e.Name, e.GracePeriod, config.StopTimeout(e.GracePeriod))
+	case e.Concurrency < 1:
+		return fmt.Errorf("env %s: concurrency %d: want at least 1", e.Name, e.Concurrency)
+	}
+	return nil
+}

@@ -1,0 +1,83 @@
+// Package stack is thumbq's CDK stack: uploads to an S3 bucket become EventBridge events on an SQS
+// work queue, which a Fargate service consumes; thumbnails go to a second bucket and a link to each
+// to an SNS topic. Each concern is a construct: Storage, Ingest, Notifications, Network, Worker,
+// Monitoring; the settings that differ between environments are an Environment.
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// ThumbnailStackProps configures the stack.
+type ThumbnailStackProps struct {
+	awscdk.StackProps
+	Env Environment
+
+	// RepoRoot is the repository root, the worker image's build context.
+	RepoRoot string
+}
+
+// NewThumbnailStack creates the whole pipeline for one environment.
+func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailStackProps) awscdk.Stack {
+	sprops := props.StackProps
+	if sprops.StackName == nil {
+		sprops.StackName = jsii.String(props.Env.StackName())
+	}
+	if sprops.Description == nil {
+		sprops.Description = jsii.String("thumbq (" + props.Env.Name + "): S3 uploads -> EventBridge -> SQS -> Fargate worker -> thumbnails, SNS")
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &sprops)
+	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("thumbq"), nil)
+	awscdk.Tags_Of(stack).Add(jsii.String("env"), jsii.String(props.Env.Name), nil)
+	env := props.Env
+
+	storage := NewStorage(stack, "Storage", &StorageProps{
+		Retain:              env.Retain,
+		ThumbnailExpiryDays: env.ThumbnailExpiryDays,
+		LogExpiryDays:       env.LogExpiryDays,
+	})
+	ingest := NewIngest(stack, "Ingest", &IngestProps{
+		SourceBucket:      storage.SourceBucket(),
+		VisibilityTimeout: env.VisibilityTimeout,
+		Retain:            env.Retain,
+	})
+	notes := NewNotifications(stack, "Notifications", &NotificationsProps{
+		NotifyEmails: env.NotifyEmails,
+		OpsEmails:    env.OpsEmails,
+	})
+	network := NewNetwork(stack, "Network", &NetworkProps{FlowLogBucket: storage.LogBucket()})
+	worker := NewWorker(stack, "Worker", &WorkerProps{
+		Env:             env,
+		RepoRoot:        props.RepoRoot,
+		Vpc:             network.Vpc(),
+		SourceBucket:    storage.SourceBucket(),
+		ThumbnailBucket: storage.ThumbnailBucket(),
+		WorkQueue:       ingest.WorkQueue(),
+		DeadLetterQueue: ingest.DeadLetterQueue(),
+		Topic:           notes.Topic(),
+	})
+	NewMonitoring(stack, "Monitoring", &MonitoringProps{
+		Name:               env.Name,
+		WorkQueue:          ingest.WorkQueue(),
+		DeadLetterQueue:    ingest.DeadLetterQueue(),
+		UndeliveredEvents:  ingest.UndeliveredEvents(),
+		Cluster:            worker.Cluster(),
+		Service:            worker.Service(),
+		WorkerErrors:       worker.Errors(),
+		OpsTopic:           notes.OpsTopic(),
+		OldestMessageAlarm: env.OldestMessageAlarm,
+	})
+
+	for name, value := range map[string]*string{
+		"SourceBucketName":    storage.SourceBucket().BucketName(),
+		"ThumbnailBucketName": storage.ThumbnailBucket().BucketName(),
+		"WorkQueueUrl":        ingest.WorkQueue().QueueUrl(),
+		"DeadLetterQueueUrl":  ingest.DeadLetterQueue().QueueUrl(),
+		"TopicArn":            notes.Topic().TopicArn(),
+	} {
+		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: value})
+	}
+	return stack
+}

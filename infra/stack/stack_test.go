@@ -1,0 +1,549 @@
+package stack
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/thumbq/thumbq/worker/config"
+)
+
+// queues returns the logical ids of the work queue, its dead-letter queue and the rule target's
+// dead-letter queue, found by what they are, not by their generated names.
+func (s *synthesized) queues(t *testing.T) (work, dead, undelivered string) {
+	t.Helper()
+	work = s.id(t, "AWS::SQS::Queue", m("RedrivePolicy", assertions.Match_AnyValue()))
+	rp := s.resources("AWS::SQS::Queue")[work]["Properties"].(map[string]any)["RedrivePolicy"].(map[string]any)
+	dead = rp["deadLetterTargetArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	rule := s.id(t, "AWS::Events::Rule", nil)
+	target := s.resources("AWS::Events::Rule")[rule]["Properties"].(map[string]any)["Targets"].([]any)[0].(map[string]any)
+	undelivered = target["DeadLetterConfig"].(map[string]any)["Arn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	return work, dead, undelivered
+}
+
+func (s *synthesized) buckets(t *testing.T) (source, thumbnails string) {
+	t.Helper()
+	source = s.id(t, "AWS::S3::Bucket", m("NotificationConfiguration", assertions.Match_AnyValue()))
+	thumbnails = s.id(t, "AWS::S3::Bucket", m("LifecycleConfiguration", like("Rules", arrayWith(like("Id", "expire-thumbnails")))))
+	return source, thumbnails
+}
+
+func TestStackNameCarriesTheEnvironment(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		if got, want := *s.stack.StackName(), "thumbq-"+s.env.Name; got != want {
+			t.Errorf("stack name = %q; want %q", got, want)
+		}
+	})
+}
+
+func TestWorkQueueRedrivesToDeadLetterQueueAfterThreeReceives(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		work, dead, _ := s.queues(t)
+		check(t, "work queue", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::SQS::Queue"), m(
+				"RedrivePolicy", m("deadLetterTargetArn", getAtt(dead, "Arn"), "maxReceiveCount", 3),
+				"VisibilityTimeout", s.env.VisibilityTimeout.Seconds(),
+				"ReceiveMessageWaitTimeSeconds", 20,
+				"SqsManagedSseEnabled", true,
+			))
+		})
+		check(t, "dead-letter queue", func() {
+			s.template.HasResource(jsii.String("AWS::SQS::Queue"), m("Properties", m(
+				"MessageRetentionPeriod", 14*24*3600,
+				"RedriveAllowPolicy", m("redrivePermission", "allowAll"),
+				"SqsManagedSseEnabled", true,
+			)))
+		})
+		if work == dead {
+			t.Errorf("the work queue is its own dead-letter queue")
+		}
+	})
+}
+
+func TestWorkQueueVisibilityTimeoutIsWhatTheWorkerIsTold(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		work, _, _ := s.queues(t)
+		queueTimeout := s.resources("AWS::SQS::Queue")[work]["Properties"].(map[string]any)["VisibilityTimeout"].(float64)
+		told, err := time.ParseDuration(s.containerEnv(t)[config.EnvVisibilityTimeout].(string))
+		if err != nil {
+			t.Fatalf("%s: %v", config.EnvVisibilityTimeout, err)
+		}
+		if told.Seconds() != queueTimeout {
+			t.Errorf("worker told %s = %s; queue's visibility timeout is %vs", config.EnvVisibilityTimeout, told, queueTimeout)
+		}
+	})
+}
+
+func TestQueuesAreEncryptedSoEventBridgeCanWrite(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		for id, q := range s.resources("AWS::SQS::Queue") {
+			p := q["Properties"].(map[string]any)
+			if p["SqsManagedSseEnabled"] != true {
+				t.Errorf("queue %s: SqsManagedSseEnabled = %v; want true", id, p["SqsManagedSseEnabled"])
+			}
+			if _, kms := p["KmsMasterKeyId"]; kms {
+				t.Errorf("queue %s has a KMS key: EventBridge cannot write to a queue under aws/sqs", id)
+			}
+		}
+	})
+}
+
+func TestRuleSendsSourceBucketObjectCreatedEventsToWorkQueue(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		work, _, undelivered := s.queues(t)
+		source, _ := s.buckets(t)
+		check(t, "rule", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Events::Rule"), m(
+				"State", "ENABLED",
+				"EventPattern", assertions.Match_Exact(m(
+					"source", []any{"aws.s3"},
+					"detail-type", []any{"Object Created"},
+					"detail", m("bucket", m("name", []any{ref(source)})),
+				)),
+				"Targets", assertions.Match_ArrayEquals(&[]any{like(
+					"Arn", getAtt(work, "Arn"),
+					"DeadLetterConfig", m("Arn", getAtt(undelivered, "Arn")),
+					"RetryPolicy", m("MaximumRetryAttempts", 185, "MaximumEventAgeInSeconds", 86400),
+				)}),
+			))
+		})
+		check(t, "default bus", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Events::Rule"), m("EventBusName", assertions.Match_Absent()))
+		})
+		check(t, "one rule", func() { s.template.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(1)) })
+	})
+}
+
+// The queue policies let EventBridge send only on behalf of the rule (aws:SourceArn), to the work
+// queue and to the rule target's dead-letter queue; every other Allow is absent.
+func TestQueuePoliciesAllowOnlyTheRule(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		work, _, undelivered := s.queues(t)
+		rule := s.id(t, "AWS::Events::Rule", nil)
+		covered := map[string]bool{}
+		for id, p := range s.resources("AWS::SQS::QueuePolicy") {
+			props := p["Properties"].(map[string]any)
+			for _, q := range props["Queues"].([]any) {
+				covered[q.(map[string]any)["Ref"].(string)] = true
+			}
+			for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				st := st.(map[string]any)
+				if st["Effect"] != "Allow" {
+					continue
+				}
+				want := m("ArnEquals", m("aws:SourceArn", getAtt(rule, "Arn")))
+				if !jsonEqual(st["Condition"], want) || !jsonEqual(st["Principal"], m("Service", "events.amazonaws.com")) {
+					t.Errorf("queue policy %s allows %v to %v under %v; want only events.amazonaws.com under %v",
+						id, st["Action"], st["Principal"], st["Condition"], want)
+				}
+				actions := asList(st["Action"])
+				for _, a := range actions {
+					if a != "sqs:SendMessage" && a != "sqs:GetQueueAttributes" && a != "sqs:GetQueueUrl" {
+						t.Errorf("queue policy %s allows %v; want only sqs:SendMessage, GetQueueAttributes, GetQueueUrl", id, a)
+					}
+				}
+				if !slices.Contains(actions, any("sqs:SendMessage")) {
+					t.Errorf("queue policy %s allows %v; want sqs:SendMessage among them", id, actions)
+				}
+			}
+		}
+		for _, q := range []string{work, undelivered} {
+			if !covered[q] {
+				t.Errorf("no queue policy for %s", q)
+			}
+		}
+		check(t, "policy statement", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), m(
+				"Queues", []any{ref(work)},
+				"PolicyDocument", like("Statement", arrayWith(like(
+					"Effect", "Allow",
+					"Principal", m("Service", "events.amazonaws.com"),
+					"Condition", m("ArnEquals", m("aws:SourceArn", getAtt(rule, "Arn"))),
+				))),
+			))
+		})
+	})
+}
+
+func TestSourceBucketSendsEventsOnlyToEventBridge(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		check(t, "notification configuration", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::S3::Bucket"), m(
+				"NotificationConfiguration", assertions.Match_Exact(m("EventBridgeConfiguration", m("EventBridgeEnabled", true))),
+			))
+		})
+		check(t, "no notification custom resource", func() {
+			s.template.ResourceCountIs(jsii.String("Custom::S3BucketNotifications"), jsii.Number(0))
+		})
+	})
+}
+
+func TestBucketsArePrivateEncryptedAndSSLOnly(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		buckets := s.resources("AWS::S3::Bucket")
+		if len(buckets) != 3 {
+			t.Errorf("%d buckets; want 3 (source, thumbnails, access logs)", len(buckets))
+		}
+		sslOnly := map[string]bool{}
+		for _, p := range s.resources("AWS::S3::BucketPolicy") {
+			props := p["Properties"].(map[string]any)
+			for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				st := st.(map[string]any)
+				if st["Effect"] == "Deny" && jsonEqual(st["Condition"], m("Bool", m("aws:SecureTransport", "false"))) {
+					sslOnly[props["Bucket"].(map[string]any)["Ref"].(string)] = true
+				}
+			}
+		}
+		for id, b := range buckets {
+			p := b["Properties"].(map[string]any)
+			if want := m("BlockPublicAcls", true, "BlockPublicPolicy", true, "IgnorePublicAcls", true, "RestrictPublicBuckets", true); !jsonEqual(p["PublicAccessBlockConfiguration"], want) {
+				t.Errorf("bucket %s: public access block %v; want %v", id, p["PublicAccessBlockConfiguration"], want)
+			}
+			if p["BucketEncryption"] == nil {
+				t.Errorf("bucket %s: no encryption", id)
+			}
+			if !sslOnly[id] {
+				t.Errorf("bucket %s: no policy denies requests without TLS", id)
+			}
+		}
+	})
+}
+
+func TestThumbnailsExpireAfterTheEnvironmentsDays(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		check(t, "lifecycle rule", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::S3::Bucket"), m(
+				"LifecycleConfiguration", m("Rules", arrayWith(like(
+					"Id", "expire-thumbnails",
+					"ExpirationInDays", s.env.ThumbnailExpiryDays,
+					"Status", "Enabled",
+				))),
+			))
+		})
+	})
+	if synth["dev"].env.ThumbnailExpiryDays == synth["prod"].env.ThumbnailExpiryDays {
+		t.Log("dev and prod keep thumbnails equally long")
+	}
+}
+
+func TestRemovalPolicies(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		want := "Delete"
+		if s.env.Retain {
+			want = "Retain"
+		}
+		for _, typ := range []string{"AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Logs::LogGroup"} {
+			for id, r := range s.resources(typ) {
+				if r["DeletionPolicy"] != want || r["UpdateReplacePolicy"] != want {
+					t.Errorf("%s %s: DeletionPolicy %v, UpdateReplacePolicy %v; want %s", typ, id, r["DeletionPolicy"], r["UpdateReplacePolicy"], want)
+				}
+			}
+		}
+		// In dev, `cdk destroy` empties the buckets first (CDK's auto-delete-objects custom resource).
+		autoDelete := len(s.resources("Custom::S3AutoDeleteObjects"))
+		if s.env.Retain && autoDelete != 0 {
+			t.Errorf("%d auto-delete-objects resources in a retained environment; want 0", autoDelete)
+		}
+		if !s.env.Retain && autoDelete != len(s.resources("AWS::S3::Bucket")) {
+			t.Errorf("%d auto-delete-objects resources; want one per bucket", autoDelete)
+		}
+	})
+	if !synth["prod"].env.Retain || synth["dev"].env.Retain {
+		t.Error("want prod retained and dev destroyed with the stack")
+	}
+}
+
+// containerEnv is the worker container's environment, by name.
+func (s *synthesized) containerEnv(t *testing.T) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for _, v := range s.container(t)["Environment"].([]any) {
+		v := v.(map[string]any)
+		out[v["Name"].(string)] = v["Value"]
+	}
+	return out
+}
+
+func (s *synthesized) container(t *testing.T) map[string]any {
+	t.Helper()
+	td := s.id(t, "AWS::ECS::TaskDefinition", nil)
+	cds := s.resources("AWS::ECS::TaskDefinition")[td]["Properties"].(map[string]any)["ContainerDefinitions"].([]any)
+	if len(cds) != 1 {
+		t.Fatalf("%d containers; want 1", len(cds))
+	}
+	return cds[0].(map[string]any)
+}
+
+func TestContainerGetsTheWorkersConfiguration(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		env := s.containerEnv(t)
+		work, dead, _ := s.queues(t)
+		source, thumbnails := s.buckets(t)
+		topic := s.id(t, "AWS::SNS::Topic", m("KmsMasterKeyId", assertions.Match_AnyValue()))
+		wantRefs := map[string]any{
+			config.EnvSourceBucket:    ref(source),
+			config.EnvThumbnailBucket: ref(thumbnails),
+			config.EnvQueueURL:        ref(work),
+			config.EnvDeadLetterURL:   ref(dead),
+			config.EnvTopicARN:        ref(topic),
+		}
+		for _, v := range config.Variables() {
+			if v.Required && env[v.Name] == nil {
+				t.Errorf("container environment lacks %s, which the worker requires", v.Name)
+			}
+		}
+		for name, want := range wantRefs {
+			if !jsonEqual(env[name], want) {
+				t.Errorf("%s = %v; want %v", name, env[name], want)
+			}
+		}
+		// What the worker would make of it.
+		cfg, err := config.Load(func(name string) string {
+			if s, ok := env[name].(string); ok {
+				return s
+			}
+			if env[name] != nil {
+				return "token-of-" + name // a reference, resolved at deploy time
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatalf("the worker refuses the container's environment: %v", err)
+		}
+		if cfg.GracePeriod != s.env.GracePeriod || cfg.URLExpiry != s.env.URLExpiry || cfg.Concurrency != s.env.Concurrency {
+			t.Errorf("worker reads grace %s, URL expiry %s, concurrency %d; want %s, %s, %d",
+				cfg.GracePeriod, cfg.URLExpiry, cfg.Concurrency, s.env.GracePeriod, s.env.URLExpiry, s.env.Concurrency)
+		}
+	})
+}
+
+func TestContainerStopsAfterTheWorkersGracePeriod(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		want := config.StopTimeout(s.env.GracePeriod).Seconds()
+		check(t, "container", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), m(
+				"ContainerDefinitions", []any{like(
+					"StopTimeout", want,
+					"Command", []any{"work"},
+					"ReadonlyRootFilesystem", true,
+					"LogConfiguration", like("LogDriver", "awslogs"),
+				)},
+				"RuntimePlatform", m("CpuArchitecture", "ARM64", "OperatingSystemFamily", "LINUX"),
+				"Cpu", fmt.Sprint(s.env.CPU),
+				"Memory", fmt.Sprint(s.env.MemoryMiB),
+			))
+		})
+	})
+}
+
+func TestLogsAreKeptForTheEnvironmentsRetention(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		days := map[string]float64{"dev": 7, "prod": 90}[s.env.Name]
+		check(t, "log group", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), m("RetentionInDays", days))
+		})
+	})
+}
+
+// The task role may do what the worker does and nothing else.
+func TestTaskRoleHasLeastPrivilege(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		work, dead, _ := s.queues(t)
+		source, thumbnails := s.buckets(t)
+		topic := s.id(t, "AWS::SNS::Topic", m("KmsMasterKeyId", assertions.Match_AnyValue()))
+		td := s.id(t, "AWS::ECS::TaskDefinition", nil)
+		role := s.resources("AWS::ECS::TaskDefinition")[td]["Properties"].(map[string]any)["TaskRoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+
+		// resource (its logical id, "/*" for its objects) -> actions allowed on it
+		got := map[string][]string{}
+		for id, p := range s.resources("AWS::IAM::Policy") {
+			props := p["Properties"].(map[string]any)
+			if !jsonEqual(props["Roles"], []any{ref(role)}) {
+				continue
+			}
+			for _, st := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				st := st.(map[string]any)
+				if st["Effect"] != "Allow" {
+					t.Errorf("policy %s: unexpected %v statement", id, st["Effect"])
+				}
+				for _, r := range asList(st["Resource"]) {
+					key := resourceKey(r)
+					for _, a := range asList(st["Action"]) {
+						got[key] = append(got[key], a.(string))
+					}
+				}
+			}
+		}
+		for k := range got {
+			sort.Strings(got[k])
+		}
+		want := map[string][]string{
+			source:            {"s3:GetBucket*", "s3:GetObject*", "s3:List*"},
+			source + "/*":     {"s3:GetBucket*", "s3:GetObject*", "s3:List*"},
+			thumbnails:        {"s3:GetBucket*", "s3:GetObject*", "s3:List*"},
+			thumbnails + "/*": {"s3:Abort*", "s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:PutObject", "s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"},
+			work:              {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
+			dead:              {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
+			topic:             {"sns:Publish"},
+		}
+		for k, w := range want {
+			if !slices.Equal(got[k], w) {
+				t.Errorf("task role on %s: %v; want %v", k, got[k], w)
+			}
+		}
+		for k, a := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("task role on %s: %v; want nothing", k, a)
+			}
+		}
+	})
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+// resourceKey names a policy resource by the logical id it refers to: "<id>" for
+// {"Fn::GetAtt": [id, "Arn"]} or {"Ref": id}, "<id>/*" for its objects, or the raw JSON.
+func resourceKey(r any) string {
+	switch v := r.(type) {
+	case map[string]any:
+		if ga, ok := v["Fn::GetAtt"].([]any); ok {
+			return ga[0].(string)
+		}
+		if ref, ok := v["Ref"].(string); ok {
+			return ref
+		}
+		if join, ok := v["Fn::Join"].([]any); ok {
+			parts := join[1].([]any)
+			if len(parts) == 2 && parts[1] == "/*" {
+				return resourceKey(parts[0]) + "/*"
+			}
+		}
+	}
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+func TestServiceScalesOnQueueBacklog(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		check(t, "scalable target", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalableTarget"), m(
+				"MinCapacity", s.env.MinTasks,
+				"MaxCapacity", s.env.MaxTasks,
+				"ScalableDimension", "ecs:service:DesiredCount",
+				"ServiceNamespace", "ecs",
+			))
+		})
+		check(t, "scale-out policy", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalingPolicy"), m(
+				"PolicyType", "StepScaling",
+				"StepScalingPolicyConfiguration", like(
+					"AdjustmentType", "ChangeInCapacity",
+					"StepAdjustments", arrayWith(like("MetricIntervalLowerBound", 0, "ScalingAdjustment", 1)), // bounds relative to the alarm threshold, 1
+				),
+			))
+		})
+		check(t, "scale-in policy", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalingPolicy"), m(
+				"StepScalingPolicyConfiguration", like(
+					"StepAdjustments", arrayWith(like("MetricIntervalUpperBound", 0, "ScalingAdjustment", -1)),
+				),
+			))
+		})
+		// The scaling alarms watch visible + in-flight messages of the work queue.
+		work, _, _ := s.queues(t)
+		backlog := 0
+		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
+			b, _ := json.Marshal(a)
+			if strings.Contains(string(b), `"visible + inflight"`) && strings.Contains(string(b), work) {
+				backlog++
+			}
+		}
+		if backlog != 2 {
+			t.Errorf("%d scaling alarms on the work queue's backlog; want 2 (out and in)", backlog)
+		}
+	})
+}
+
+func TestAlarmsNotifyTheOperationsTopic(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		work, dead, undelivered := s.queues(t)
+		ops := s.id(t, "AWS::SNS::Topic", m("DisplayName", "thumbq alarms"))
+		alarm := func(what, metric, queue string, threshold float64) {
+			check(t, what, func() {
+				s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), m(
+					"Namespace", "AWS/SQS",
+					"MetricName", metric,
+					"Dimensions", []any{m("Name", "QueueName", "Value", getAtt(queue, "QueueName"))},
+					"Threshold", threshold,
+					"ComparisonOperator", "GreaterThanThreshold",
+					"AlarmActions", []any{ref(ops)},
+					"OKActions", []any{ref(ops)},
+				))
+			})
+		}
+		alarm("dead letters", "ApproximateNumberOfMessagesVisible", dead, 0)
+		alarm("undelivered events", "ApproximateNumberOfMessagesVisible", undelivered, 0)
+		alarm("oldest message", "ApproximateAgeOfOldestMessage", work, s.env.OldestMessageAlarm.Seconds())
+	})
+}
+
+func TestDashboardShowsQueuesTasksAndErrors(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		dashboards := s.resources("AWS::CloudWatch::Dashboard")
+		if len(dashboards) != 1 {
+			t.Fatalf("%d dashboards; want 1", len(dashboards))
+		}
+		for _, d := range dashboards {
+			b, _ := json.Marshal(d)
+			for _, metric := range []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
+				"ApproximateAgeOfOldestMessage", "RunningTaskCount", "WorkerErrors"} {
+				if !strings.Contains(string(b), metric) {
+					t.Errorf("dashboard lacks %s", metric)
+				}
+			}
+		}
+		check(t, "error metric filter", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Logs::MetricFilter"), m(
+				"FilterPattern", `{ $.level = "ERROR" }`,
+				"MetricTransformations", []any{like("MetricName", "WorkerErrors", "MetricNamespace", "thumbq/"+s.env.Name)},
+			))
+		})
+	})
+}
+
+func TestNetworkHasNoNATGateway(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		check(t, "no NAT gateway", func() { s.template.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(0)) })
+		check(t, "S3 gateway endpoint", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::EC2::VPCEndpoint"), m("VpcEndpointType", "Gateway"))
+		})
+		check(t, "tasks in public subnets with a public IP", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ECS::Service"), m(
+				"LaunchType", "FARGATE",
+				"NetworkConfiguration", m("AwsvpcConfiguration", like("AssignPublicIp", "ENABLED")),
+				"DeploymentConfiguration", like("DeploymentCircuitBreaker", m("Enable", true, "Rollback", true)),
+			))
+		})
+		check(t, "no inbound rule", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), m("SecurityGroupIngress", assertions.Match_Absent()))
+		})
+	})
+}
+
+func jsonEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
