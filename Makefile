@@ -23,7 +23,7 @@ serve: ## Keep the emulated endpoint up for uploads from any S3 client (OUT=dir 
 build: ## Build bin/thumbq (with the local emulators; the container image is built with -tags nolocal)
 	$(GO) build -o bin/thumbq ./worker
 
-test: test-deps ## Run every test (worker and infra)
+test: test-deps cdk-cli ## Run every test (worker and infra)
 	$(GO) test ./...
 
 test-worker: test-deps ## Run the worker's tests only
@@ -39,3 +39,53 @@ test-deps:
 	  else echo "note: no aws CLI and not root: the AWS CLI test will be skipped (apt-get install awscli)"; fi; }
 
 ## ---- infra (CDK) ---------------------------------------------------------------------------
+# The CDK CLI is pinned in infra/_cli/package-lock.json (a folder Go ignores: its name starts with _).
+CDK_DIR := infra/_cli
+CDK := $(CDK_DIR)/node_modules/.bin/cdk
+CDK_DIA := $(CDK_DIR)/node_modules/.bin/cdk-dia
+ENV ?= dev
+SNAPSHOT = infra/stack/testdata/thumbq-$(ENV).template.json
+# Optional email subscriptions, comma-separated: make deploy NOTIFY_EMAILS=a@example.com OPS_EMAILS=ops@example.com
+CDK_CONTEXT = -c env=$(ENV) $(if $(NOTIFY_EMAILS),-c notifyEmails=$(NOTIFY_EMAILS)) $(if $(OPS_EMAILS),-c opsEmails=$(OPS_EMAILS))
+.PHONY: cdk-cli synth diff deploy destroy diagram snapshot
+
+cdk-cli: $(CDK) ## Install the pinned AWS CDK CLI and cdk-dia into infra/_cli (npm ci)
+
+$(CDK): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json
+	cd $(CDK_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: cdk-cli ## Synthesize both environments offline: cdk.out/dev and cdk.out/prod (cdk-nag runs too)
+	@for env in dev prod; do \
+	  $(CDK) synth -c env=$$env -o cdk.out/$$env --quiet || exit 1; \
+	  echo "cdk.out/$$env/thumbq-$$env.template.json"; \
+	done
+
+diff: cdk-cli ## Show what `make deploy` would change (ENV=dev|prod): vs the deployed stack, or offline vs the snapshot
+	@if aws sts get-caller-identity >/dev/null 2>&1; then \
+	  $(CDK) diff $(CDK_CONTEXT); \
+	else \
+	  echo "No AWS credentials: diff against the committed snapshot $(SNAPSHOT)"; \
+	  echo "(its container image asset hash is normalized, so the image line always shows as changed)"; \
+	  $(CDK) diff -c env=$(ENV) --template $(SNAPSHOT); \
+	fi
+
+deploy: cdk-cli ## Deploy the stack thumbq-ENV (ENV=dev|prod; needs AWS credentials, Docker and a bootstrapped account)
+	$(CDK) deploy $(CDK_CONTEXT) --require-approval broadening
+
+destroy: cdk-cli ## Delete the stack thumbq-ENV (ENV=dev|prod); dev's buckets go with their objects, prod's buckets and queues are kept
+	$(CDK) destroy $(CDK_CONTEXT)
+
+snapshot: ## Accept the synthesized templates as the new snapshots (after reviewing `make diff`)
+	$(GO) test ./infra/stack -run Snapshot -update
+
+diagram: cdk-cli ## Regenerate docs/architecture.{dot,png} from the synthesized dev app (cdk-dia, Graphviz)
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else echo "Graphviz is needed: apt-get install graphviz (or brew install graphviz)"; exit 1; fi; }
+	$(CDK) synth -c env=dev -o cdk.out/dev --quiet
+	@mkdir -p docs cdk.out/diagram
+	$(CDK_DIA) --tree cdk.out/dev/tree.json --include thumbq-dev --target cdk.out/diagram/architecture.png >/dev/null
+	sed 's#"[^"]*/$(CDK_DIR)/node_modules/cdk-dia/icons/#"$(CDK_DIR)/node_modules/cdk-dia/icons/#' cdk.out/diagram/architecture.dot > docs/architecture.dot
+	dot -Gdpi=60 -Tpng docs/architecture.dot -o docs/architecture.png 2>/dev/null
+	@ls -l docs/architecture.png

@@ -1,7 +1,8 @@
 // Package snapshot normalizes synthesized CloudFormation templates for the committed snapshots in
-// infra/stack/testdata, so that a snapshot is the same on every machine and with or without the
-// CDK CLI: asset hashes (the worker image's changes with every worker source change) become a
-// placeholder, and what only the CLI adds (path metadata, the CDKMetadata resource) is dropped.
+// infra/stack/testdata, so that a snapshot is the same on every machine: asset hashes (the worker
+// image's changes with every change to the worker's source) become a placeholder. Everything
+// else, key order included, stays as `cdk synth` wrote it, so that `cdk diff --template` against
+// a snapshot shows only real changes.
 package snapshot
 
 import (
@@ -9,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"strings"
 )
 
 // AssetHash replaces every asset hash in a normalized template.
@@ -17,44 +17,11 @@ const AssetHash = "<asset-hash>"
 
 var hash = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
 
-// Normalize returns the template with asset hashes replaced, the CLI's metadata removed and its
-// keys sorted, indented by one space like `cdk synth`'s output, ending with a newline.
+// Normalize returns the template with its asset hashes replaced, ending with a newline.
 func Normalize(template []byte) ([]byte, error) {
-	var t map[string]any
-	if err := json.Unmarshal(template, &t); err != nil {
-		return nil, fmt.Errorf("parse template: %w", err)
+	if !json.Valid(template) {
+		return nil, fmt.Errorf("template is not valid JSON")
 	}
-	if resources, ok := t["Resources"].(map[string]any); ok {
-		delete(resources, "CDKMetadata")
-		for _, r := range resources {
-			r, ok := r.(map[string]any)
-			if !ok {
-				continue
-			}
-			if md, ok := r["Metadata"].(map[string]any); ok {
-				for k := range md {
-					if strings.HasPrefix(k, "aws:cdk:") || strings.HasPrefix(k, "aws:asset:") {
-						delete(md, k)
-					}
-				}
-				if len(md) == 0 {
-					delete(r, "Metadata")
-				}
-			}
-		}
-	}
-	if conds, ok := t["Conditions"].(map[string]any); ok {
-		delete(conds, "CDKMetadataAvailable")
-		if len(conds) == 0 {
-			delete(t, "Conditions")
-		}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(t); err != nil {
-		return nil, err
-	}
-	return hash.ReplaceAll(buf.Bytes(), []byte(AssetHash)), nil
+	out := hash.ReplaceAll(bytes.TrimRight(template, "\n"), []byte(AssetHash))
+	return append(out, '\n'), nil
 }

@@ -53,6 +53,9 @@ func synthesizeAll() (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	// What the CLI adds (cdk.json turns off version reporting): resource paths and asset metadata.
+	context["aws:cdk:enable-path-metadata"] = true
+	context["aws:cdk:enable-asset-metadata"] = true
 	out, err := os.MkdirTemp("", "thumbq-cdk-test-")
 	if err != nil {
 		return 1, err

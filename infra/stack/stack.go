@@ -5,6 +5,9 @@
 package stack
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -70,14 +73,15 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		OldestMessageAlarm: env.OldestMessageAlarm,
 	})
 
-	for name, value := range map[string]*string{
+	outputs := map[string]*string{
 		"SourceBucketName":    storage.SourceBucket().BucketName(),
 		"ThumbnailBucketName": storage.ThumbnailBucket().BucketName(),
 		"WorkQueueUrl":        ingest.WorkQueue().QueueUrl(),
 		"DeadLetterQueueUrl":  ingest.DeadLetterQueue().QueueUrl(),
 		"TopicArn":            notes.Topic().TopicArn(),
-	} {
-		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: value})
+	}
+	for _, name := range slices.Sorted(maps.Keys(outputs)) { // a fixed order: a stable template
+		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: outputs[name]})
 	}
 	return stack
 }

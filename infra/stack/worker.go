@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -52,9 +54,9 @@ type Worker struct {
 // do only what the worker does.
 func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worker {
 	w := &Worker{Construct: constructs.NewConstruct(scope, jsii.String(id))}
-	env := props.Env
+	settings := props.Env
 	removal := awscdk.RemovalPolicy_DESTROY
-	if env.Retain {
+	if settings.Retain {
 		removal = awscdk.RemovalPolicy_RETAIN
 	}
 
@@ -64,51 +66,56 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 	})
 
 	logs := awslogs.NewLogGroup(w.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
-		Retention:     env.LogRetention,
+		Retention:     settings.LogRetention,
 		RemovalPolicy: removal,
 	})
 	// The worker logs JSON lines (slog): count those at level ERROR.
 	w.errors = awslogs.NewMetricFilter(w.Construct, jsii.String("Errors"), &awslogs.MetricFilterProps{
 		LogGroup:        logs,
 		FilterPattern:   awslogs.FilterPattern_StringValue(jsii.String("$.level"), jsii.String("="), jsii.String("ERROR")),
-		MetricNamespace: jsii.String("thumbq/" + env.Name),
+		MetricNamespace: jsii.String("thumbq/" + settings.Name),
 		MetricName:      jsii.String("WorkerErrors"),
 		MetricValue:     jsii.String("1"),
 	})
 
 	task := awsecs.NewFargateTaskDefinition(w.Construct, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
-		Cpu:            jsii.Number(env.CPU),
-		MemoryLimitMiB: jsii.Number(env.MemoryMiB),
+		Cpu:            jsii.Number(settings.CPU),
+		MemoryLimitMiB: jsii.Number(settings.MemoryMiB),
 		RuntimePlatform: &awsecs.RuntimePlatform{
 			CpuArchitecture:       awsecs.CpuArchitecture_ARM64(),
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
 	})
-	task.AddContainer(jsii.String("worker"), &awsecs.ContainerDefinitionOptions{
+	container := task.AddContainer(jsii.String("worker"), &awsecs.ContainerDefinitionOptions{
 		Image: awsecs.ContainerImage_FromAsset(jsii.String(props.RepoRoot), &awsecs.AssetImageProps{
 			File:     jsii.String(Dockerfile),
 			Platform: awsecrassets.Platform_LINUX_ARM64(),
 		}),
 		Command: jsii.Strings("work"),
-		Environment: &map[string]*string{
-			config.EnvSourceBucket:      props.SourceBucket.BucketName(),
-			config.EnvThumbnailBucket:   props.ThumbnailBucket.BucketName(),
-			config.EnvQueueURL:          props.WorkQueue.QueueUrl(),
-			config.EnvDeadLetterURL:     props.DeadLetterQueue.QueueUrl(),
-			config.EnvTopicARN:          props.Topic.TopicArn(),
-			config.EnvURLExpiry:         jsii.String(env.URLExpiry.String()),
-			config.EnvVisibilityTimeout: jsii.String(env.VisibilityTimeout.String()),
-			config.EnvGracePeriod:       jsii.String(env.GracePeriod.String()),
-			config.EnvConcurrency:       jsii.String(strconv.Itoa(env.Concurrency)),
-		},
 		// ECS sends SIGTERM, waits this long, then SIGKILL: the worker's grace period and margin.
-		StopTimeout:            seconds(config.StopTimeout(env.GracePeriod)),
+		StopTimeout:            seconds(config.StopTimeout(settings.GracePeriod)),
 		ReadonlyRootFilesystem: jsii.Bool(true), // the worker writes no files
 		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
 			LogGroup:     logs,
 			StreamPrefix: jsii.String("worker"),
 		}),
 	})
+	// The variables the worker reads, named by its config package; added in a fixed order so that
+	// the template does not change from one synth to the next.
+	env := map[string]*string{
+		config.EnvSourceBucket:      props.SourceBucket.BucketName(),
+		config.EnvThumbnailBucket:   props.ThumbnailBucket.BucketName(),
+		config.EnvQueueURL:          props.WorkQueue.QueueUrl(),
+		config.EnvDeadLetterURL:     props.DeadLetterQueue.QueueUrl(),
+		config.EnvTopicARN:          props.Topic.TopicArn(),
+		config.EnvURLExpiry:         jsii.String(settings.URLExpiry.String()),
+		config.EnvVisibilityTimeout: jsii.String(settings.VisibilityTimeout.String()),
+		config.EnvGracePeriod:       jsii.String(settings.GracePeriod.String()),
+		config.EnvConcurrency:       jsii.String(strconv.Itoa(settings.Concurrency)),
+	}
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		container.AddEnvironment(jsii.String(name), env[name])
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(task, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
 		Reason: jsii.String("The environment holds resource names, URLs and ARNs and tuning settings, no secrets: the worker's credentials come from its task role."),
@@ -168,8 +175,8 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 		Period: awscdk.Duration_Minutes(jsii.Number(1)),
 	})
 	scaling := w.service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
-		MinCapacity: jsii.Number(env.MinTasks),
-		MaxCapacity: jsii.Number(env.MaxTasks),
+		MinCapacity: jsii.Number(settings.MinTasks),
+		MaxCapacity: jsii.Number(settings.MaxTasks),
 	})
 	scaling.ScaleOnMetric(jsii.String("Backlog"), &awsapplicationautoscaling.BasicStepScalingPolicyProps{
 		Metric:         backlog,
