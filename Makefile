@@ -47,7 +47,7 @@ ENV ?= dev
 SNAPSHOT = infra/stack/testdata/thumbq-$(ENV).template.json
 # Optional email subscriptions, comma-separated: make deploy NOTIFY_EMAILS=a@example.com OPS_EMAILS=ops@example.com
 CDK_CONTEXT = -c env=$(ENV) $(if $(NOTIFY_EMAILS),-c notifyEmails=$(NOTIFY_EMAILS)) $(if $(OPS_EMAILS),-c opsEmails=$(OPS_EMAILS))
-.PHONY: cdk-cli synth diff deploy destroy diagram snapshot
+.PHONY: cdk-cli synth diff bootstrap deploy destroy diagram snapshot
 
 cdk-cli: $(CDK) ## Install the pinned AWS CDK CLI and cdk-dia into infra/_cli (npm ci)
 
@@ -66,9 +66,12 @@ diff: cdk-cli ## Show what `make deploy` would change (ENV=dev|prod): vs the dep
 	  $(CDK) diff $(CDK_CONTEXT); \
 	else \
 	  echo "No AWS credentials: diff against the committed snapshot $(SNAPSHOT)"; \
-	  echo "(its container image asset hash is normalized, so the image line always shows as changed)"; \
+	  echo "(the snapshot cannot know the worker image's hash: its line always shows as changed)"; \
 	  $(CDK) diff -c env=$(ENV) --template $(SNAPSHOT); \
 	fi
+
+bootstrap: cdk-cli ## Prepare the AWS account and region of your credentials for CDK deployments (once)
+	$(CDK) bootstrap
 
 deploy: cdk-cli ## Deploy the stack thumbq-ENV (ENV=dev|prod; needs AWS credentials, Docker and a bootstrapped account)
 	$(CDK) deploy $(CDK_CONTEXT) --require-approval broadening

@@ -1,8 +1,8 @@
 // Package snapshot normalizes synthesized CloudFormation templates for the committed snapshots in
-// infra/stack/testdata, so that a snapshot is the same on every machine: asset hashes (the worker
-// image's changes with every change to the worker's source) become a placeholder. Everything
-// else, key order included, stays as `cdk synth` wrote it, so that `cdk diff --template` against
-// a snapshot shows only real changes.
+// infra/stack/testdata, so that a snapshot is the same on every machine and does not change with
+// every change to the worker: the worker image's asset hash (a hash of its whole build context)
+// becomes a placeholder. Everything else, key order and CDK's own assets included, stays as
+// `cdk synth` wrote it, so that `cdk diff --template` against a snapshot shows only real changes.
 package snapshot
 
 import (
@@ -12,16 +12,17 @@ import (
 	"regexp"
 )
 
-// AssetHash replaces every asset hash in a normalized template.
-const AssetHash = "<asset-hash>"
+// ImageHash replaces the container image asset hash in a normalized template.
+const ImageHash = "<image-asset-hash>"
 
-var hash = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+// imageTag is an image URI's tag in CDK's container asset repository: the asset hash.
+var imageTag = regexp.MustCompile(`(container-assets-[^"]*:)[0-9a-f]{64}\b`)
 
-// Normalize returns the template with its asset hashes replaced, ending with a newline.
+// Normalize returns the template with its image asset hashes replaced, ending with a newline.
 func Normalize(template []byte) ([]byte, error) {
 	if !json.Valid(template) {
 		return nil, fmt.Errorf("template is not valid JSON")
 	}
-	out := hash.ReplaceAll(bytes.TrimRight(template, "\n"), []byte(AssetHash))
+	out := imageTag.ReplaceAll(bytes.TrimRight(template, "\n"), []byte("${1}"+ImageHash))
 	return append(out, '\n'), nil
 }

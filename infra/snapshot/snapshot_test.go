@@ -11,11 +11,15 @@ func TestNormalize(t *testing.T) {
  "Resources": {
   "Task": {
    "Type": "AWS::ECS::TaskDefinition",
-   "Properties": {"Image": "123.dkr.ecr/cdk-assets:` + h + `", "Short": "` + h[:40] + `"}
+   "Properties": {"Image": "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/cdk-hnb659fds-container-assets-${AWS::AccountId}-${AWS::Region}:` + h + `"}
+  },
+  "Provider": {
+   "Type": "AWS::Lambda::Function",
+   "Properties": {"Code": {"S3Key": "` + h + `.zip"}}
   }
  }
 }`
-	want := strings.Replace(in, h+`"`, `<asset-hash>"`, 1) + "\n"
+	want := strings.Replace(in, ":"+h, ":<image-asset-hash>", 1) + "\n" // CDK's own assets kept
 	got, err := Normalize([]byte(in))
 	if err != nil {
 		t.Fatal(err)
