@@ -26,9 +26,10 @@ func TestNagAwsSolutionsClean(t *testing.T) {
 				t.Errorf("cdk-nag error at %s: %v", *e.Id, e.Entry.Data)
 			}
 		}
-		if warns := *s.annotations.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))); len(warns) > 0 {
+		// No warning either, cdk-nag's or CDK's own (deprecated APIs, unset deployment settings, ...).
+		if warns := *s.annotations.FindWarning(jsii.String("*"), assertions.Match_AnyValue()); len(warns) > 0 {
 			for _, w := range warns {
-				t.Errorf("cdk-nag warning at %s: %v", *w.Id, w.Entry.Data)
+				t.Errorf("warning at %s: %v", *w.Id, w.Entry.Data)
 			}
 		}
 

@@ -228,9 +228,6 @@ func TestThumbnailsExpireAfterTheEnvironmentsDays(t *testing.T) {
 			))
 		})
 	})
-	if synth["dev"].env.ThumbnailExpiryDays == synth["prod"].env.ThumbnailExpiryDays {
-		t.Log("dev and prod keep thumbnails equally long")
-	}
 }
 
 func TestRemovalPolicies(t *testing.T) {
