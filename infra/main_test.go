@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/thumbq/thumbq/infra/snapshot"
+	"github.com/thumbq/thumbq/infra/stack"
 )
 
 const repoRoot = ".."
@@ -176,5 +177,36 @@ func TestListContext(t *testing.T) {
 	}
 	if got := stringContext(app, "notString"); got != "" {
 		t.Errorf(`stringContext("notString") = %q; want ""`, got)
+	}
+}
+
+// The image CDK builds from worker/Dockerfile (docker cannot run here) carries the production
+// binary only: static, without the local emulators, non-root, running `thumbq work`.
+func TestDockerfileBuildsTheProductionWorker(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, stack.Dockerfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	stages := strings.Count(df, "\nFROM ")
+	last := df[strings.LastIndex(df, "\nFROM "):]
+	for _, want := range []struct{ where, text, why string }{
+		{df, "CGO_ENABLED=0", "a static binary"},
+		{df, "-tags nolocal", "no local emulators in production"},
+		{df, "-trimpath", "reproducible, no build paths"},
+		{df, "./worker", "the worker package"},
+		{last, "FROM gcr.io/distroless/static-debian12:nonroot", "a small runtime image with CA certificates"},
+		{last, "USER nonroot", "a non-root user"},
+		{last, `CMD ["work"]`, "the work subcommand"},
+	} {
+		if !strings.Contains(want.where, want.text) {
+			t.Errorf("worker/Dockerfile lacks %q (%s)", want.text, want.why)
+		}
+	}
+	if stages < 2 {
+		t.Errorf("worker/Dockerfile has %d stages; want a multi-stage build", stages)
+	}
+	if strings.Contains(last, "RUN ") {
+		t.Error("the runtime stage runs commands: it would need emulation to build for arm64 on x86")
 	}
 }
