@@ -151,8 +151,8 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 		return out, err
 	}
 	out.Object.Key, out.Object.AltKey = key, ""
-	size := aws64(head.ContentLength)
-	etag := strings.Trim(aws(head.ETag), `"`)
+	size := orMinus1(head.ContentLength)
+	etag := strings.Trim(deref(head.ETag), `"`)
 	out.Object.Size, out.Object.ETag = size, etag
 	switch {
 	case strings.HasSuffix(key, "/"):
@@ -297,14 +297,14 @@ func (p *Processor) presign(ctx context.Context, key string) (string, time.Time,
 
 func ptr[T any](v T) *T { return &v }
 
-func aws(s *string) string {
+func deref(s *string) string {
 	if s == nil {
 		return ""
 	}
 	return *s
 }
 
-func aws64(n *int64) int64 {
+func orMinus1(n *int64) int64 {
 	if n == nil {
 		return -1
 	}
