@@ -57,7 +57,8 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	opts := local.Options{
 		Images:  *images,
 		Out:     *out,
-		Worker:  config.Config{ThumbWidth: *width, ThumbHeight: *height},
+		Width:   *width,
+		Height:  *height,
 		Timeout: *timeout,
 		Stdout:  stdout,
 	}

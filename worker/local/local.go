@@ -34,13 +34,16 @@ import (
 
 // Options configure a local run.
 type Options struct {
-	Images  string        // folder whose files are uploaded (Run); subfolders become key prefixes
-	Out     string        // folder the thumbnails, notifications and report.json are written to
-	Addr    string        // emulator listen address; "" means a free port on 127.0.0.1
-	Worker  config.Config // worker settings; zero fields take the defaults
-	Timeout time.Duration // how long Run waits for the last outcome; 0 means 2 minutes
-	Stdout  io.Writer     // progress lines
-	Logger  *slog.Logger  // the worker's JSON logs; nil means discard
+	Images string // folder whose files are uploaded (Run); subfolders become key prefixes
+	Out    string // folder the thumbnails, notifications and report.json are written to
+	Addr   string // emulator listen address; "" means a free port on 127.0.0.1
+	// Width and Height of the box thumbnails fit in; 0 means the worker's default (64).
+	Width, Height int
+	// VisibilityTimeout of the work queue; 0 means 10 s (a local retry need not wait a minute).
+	VisibilityTimeout time.Duration
+	Timeout           time.Duration // how long Run waits for the last outcome; 0 means 2 minutes
+	Stdout            io.Writer     // progress lines
+	Logger            *slog.Logger  // the worker's JSON logs; nil means discard
 	// Ready, when set, is called once the stack is up (Serve: tests use it to find the endpoint).
 	Ready func(*emulate.Stack)
 	// Stack options for tests (fault injection needs the stack before uploads): when set, Run
@@ -85,7 +88,7 @@ func start(ctx context.Context, opts Options) (*env, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	wc := withDefaults(opts.Worker)
+	wc := workerConfig(opts)
 	stack, err := emulate.Start(ctx, emulate.Options{Addr: opts.Addr, Prefix: "thumbq", Logger: opts.Logger, VisibilityTimeout: wc.VisibilityTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("start the emulated AWS services: %w", err)
@@ -111,32 +114,21 @@ func start(ctx context.Context, opts Options) (*env, error) {
 	return e, nil
 }
 
-func withDefaults(c config.Config) config.Config {
-	d := config.Defaults()
-	d.VisibilityTimeout = 10 * time.Second // a local retry need not wait a minute
-	d.GracePeriod = 10 * time.Second
-	if c.ThumbWidth > 0 {
-		d.ThumbWidth = c.ThumbWidth
+// workerConfig is the worker's configuration for a local run: the defaults, with a shorter
+// visibility timeout and grace period and the box size asked for; start adds the stack's names.
+func workerConfig(opts Options) config.Config {
+	c := config.Defaults()
+	c.VisibilityTimeout, c.GracePeriod = 10*time.Second, 10*time.Second
+	if opts.VisibilityTimeout > 0 {
+		c.VisibilityTimeout = opts.VisibilityTimeout
 	}
-	if c.ThumbHeight > 0 {
-		d.ThumbHeight = c.ThumbHeight
+	if opts.Width > 0 {
+		c.ThumbWidth = opts.Width
 	}
-	if c.MaxBytes > 0 {
-		d.MaxBytes = c.MaxBytes
+	if opts.Height > 0 {
+		c.ThumbHeight = opts.Height
 	}
-	if c.MaxPixels > 0 {
-		d.MaxPixels = c.MaxPixels
-	}
-	if c.Concurrency > 0 {
-		d.Concurrency = c.Concurrency
-	}
-	if c.URLExpiry > 0 {
-		d.URLExpiry = c.URLExpiry
-	}
-	if c.VisibilityTimeout > 0 {
-		d.VisibilityTimeout = c.VisibilityTimeout
-	}
-	return d
+	return c
 }
 
 func (e *env) close() {

@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/emulate"
 	"github.com/thumbq/thumbq/worker/queue"
 )
@@ -76,7 +75,7 @@ func TestRunEndToEnd(t *testing.T) {
 	var progress bytes.Buffer
 	rep, err := Run(context.Background(), Options{
 		Images: images, Out: out, Stdout: &progress, Timeout: time.Minute,
-		Worker: config.Config{VisibilityTimeout: 5 * time.Second},
+		VisibilityTimeout: 5 * time.Second,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, progress.String())
