@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/draw"
 	"image/gif"
@@ -24,10 +25,34 @@ var decoders = map[string]func(io.Reader) (image.Image, error){
 	"tiff": tiff.Decode,
 }
 
-// decode decodes the pixels at full size: none of these decoders can scale while decoding (a
-// DCT-domain JPEG shrink would be the next gain). The decoder's own idea of the size is checked
-// against the limits again, in case the header read by checkLimits disagreed with it.
+// scaledDecoders decode an image already reduced, where the format allows it, so that neither the
+// time nor the memory of a thumbnail grows with the full-size pixels. shrink is the largest
+// integer factor the image may be reduced by: each side of the result must be at least
+// floor(side/shrink) pixels, and a decoder may reduce by less. The dimensions of the source are those checkLimits read from the header. A decoder
+// returns errFullDecode for a file it does not handle (a JPEG feature it lacks, say): decode then
+// falls back to the full-size decoder above, which remains the reference.
+var scaledDecoders = map[string]func(data []byte, shrink int) (image.Image, error){}
+
+// errFullDecode asks decode to use the full-size decoder instead of the scaled one.
+var errFullDecode = errors.New("full-size decode needed")
+
+// decode decodes the pixels: reduced while decoding where scaledDecoders has the format and the
+// thumbnail is at least 2 times smaller than the source, at full size otherwise. The full-size
+// decoder's own idea of the size is checked against the limits again, in case the header read by
+// checkLimits disagreed with it.
 func decode(j *job) *Error {
+	if f, ok := scaledDecoders[j.format]; ok {
+		if shrink := j.shrink(); shrink > 1 {
+			img, err := f(j.data, shrink)
+			if err == nil {
+				j.img = img
+				return nil
+			}
+			if !errors.Is(err, errFullDecode) {
+				return decodeError(j.format, "image", err)
+			}
+		}
+	}
 	img, err := decoders[j.format](bytes.NewReader(j.data))
 	if err != nil {
 		return decodeError(j.format, "image", err)

@@ -17,16 +17,29 @@ import (
 // (golang.org/x/image/draw) then resamples the small image to the exact size, which keeps the
 // edges sharp. Run on a 12 megapixel photo this gives the same picture as Catmull-Rom over the
 // whole source at a small fraction of the time (see BenchmarkResize and the package doc).
+//
+// The size is fitted from the source's full size, not from the decoded image's, which a scaled
+// decoder may have rounded (a 4001 pixel wide JPEG decoded at 1/8 is 501 wide).
 func resize(j *job) *Error {
-	b := j.img.Bounds()
-	w, h := b.Dx(), b.Dy()
+	tw, th := j.target()
+	j.img = scale(j.img, tw, th)
+	return nil
+}
+
+// target is the size of the thumbnail as stored (before orientation).
+func (j *job) target() (int, int) {
 	boxW, boxH := j.opts.Width, j.opts.Height
 	if j.orientation >= 5 {
 		boxW, boxH = boxH, boxW
 	}
-	tw, th := fit(w, h, boxW, boxH)
-	j.img = scale(j.img, tw, th)
-	return nil
+	return fit(j.width, j.height, boxW, boxH)
+}
+
+// shrink is the integer factor the source can be reduced by before the final filter while
+// staying at least 2 times the thumbnail's size, as scale's box pre-shrink would; 1 when none.
+func (j *job) shrink() int {
+	tw, th := j.target()
+	return max(1, min(j.width/(2*tw), j.height/(2*th)))
 }
 
 // fit returns the largest size with the aspect ratio of w x h (rounded to whole pixels, at least
