@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"image"
+	"strings"
 )
 
 // Options sets the box a thumbnail must fit in and the largest source accepted.
@@ -115,6 +116,10 @@ func sniff(j *job) *Error {
 	switch {
 	case j.format == "":
 		return fail(NotImage, "", "%s", describe(j.data))
+	case j.format == "heic" || j.format == "avif":
+		return fail(Unsupported, j.format, "%s is refused: the decoders without cgo need seconds and "+
+			"hundreds of megabytes for one phone photo, beyond the worker's bounds; upload it as JPEG",
+			strings.ToUpper(j.format))
 	case !decodable[j.format]:
 		return fail(Unsupported, j.format, "%s is an image format thumbq does not decode", j.format)
 	}
