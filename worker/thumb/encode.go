@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/png"
+	"sync"
 )
 
 // encode writes the thumbnail as PNG: 8-bit RGB when every pixel is opaque, 8-bit RGBA with
@@ -15,14 +16,26 @@ func encode(j *job) *Error {
 		out = unpremultiply(m)
 	}
 	var buf bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(&buf, out); err != nil {
+	if err := encoder.Encode(&buf, out); err != nil {
 		// Only a writer's error could get here, and a bytes.Buffer has none.
 		return fail(Corrupt, j.format, "encode thumbnail: %w", err)
 	}
 	j.png = buf.Bytes()
 	return nil
 }
+
+// encoder keeps its compressor state (about a megabyte, most of what a small thumbnail
+// allocates) in a pool, so images after the first reuse it.
+var encoder = png.Encoder{CompressionLevel: png.BestCompression, BufferPool: &encoderBuffers{}}
+
+type encoderBuffers struct{ pool sync.Pool }
+
+func (p *encoderBuffers) Get() *png.EncoderBuffer {
+	b, _ := p.pool.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *encoderBuffers) Put(b *png.EncoderBuffer) { p.pool.Put(b) }
 
 func unpremultiply(m *image.RGBA) *image.NRGBA {
 	n := image.NewNRGBA(m.Rect)
