@@ -25,14 +25,13 @@ import (
 
 // pipelineRun is one run of uploads through the emulated stack.
 type pipelineRun struct {
-	Workers    int
-	Images     int
-	Burst      bool          // all uploaded at once; else one at a time, each after the last one's notification
-	Elapsed    time.Duration // from the first upload's start to the last notification
-	P50, P99   time.Duration // end of PutObject -> notification received
-	latencies  []time.Duration
-	PerSecond  float64
-	Concurrent int // readers of the notification queue
+	Workers   int
+	Images    int
+	Burst     bool          // all uploaded at once; else one at a time, each after the last one's notification
+	Elapsed   time.Duration // from the first upload's start to the last notification
+	P50, P99  time.Duration // end of PutObject -> notification received
+	PerSecond float64
+	latencies []time.Duration
 }
 
 type pipelineResult struct {
@@ -107,7 +106,7 @@ func runPipeline(ctx context.Context, prefix string, data []byte, workers, n int
 	defer readersWG.Wait()
 	defer stopReading()
 
-	r := pipelineRun{Workers: workers, Images: n, Burst: burst, Concurrent: readers}
+	r := pipelineRun{Workers: workers, Images: n, Burst: burst}
 	uploaded := make(map[string]time.Time, n)
 	seen := make(map[string]bool, n)
 	timeout := time.NewTimer(time.Duration(n)*2*time.Second + 30*time.Second)

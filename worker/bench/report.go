@@ -68,10 +68,10 @@ type report struct {
 type target struct {
 	Input string
 	Text  string
-	// Eval returns what was measured, as shown, and whether it meets the target; an error when
-	// a figure it needs is missing.
+	Ref   string // the reference tool it compares with; "" for an absolute target
+	// Eval returns what was measured, as shown, and whether it meets the target; verdict calls it
+	// only with figures for both thumbq and Ref.
 	Eval func(ours, ref measurement) (string, bool)
-	Ref  string // the reference tool it compares with; "" for an absolute target
 }
 
 var targets = []target{

@@ -166,11 +166,11 @@ func median[T int64 | time.Duration](xs []T) T {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// buildOurs builds the thumbq binary from the current tree the way the container image does
-// (static, without the local emulators) into dir.
+// buildOurs builds the thumbq binary from the current tree the way worker/Dockerfile does
+// (static, stripped, without the local emulators) into dir.
 func buildOurs(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "bin", "thumbq")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "nolocal", "-trimpath", "-o", bin, "./worker")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "nolocal", "-trimpath", "-ldflags=-s -w", "-o", bin, "./worker")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./worker: %v: %s", err, out)
