@@ -49,11 +49,10 @@ func inputNames() []string {
 	return names
 }
 
-// ensureInput makes <dir>/inputs/<name> by its recipe unless it exists, and returns its path.
-// The recipe writes to a temporary name (same extension, so vips picks the format), renamed once
+// ensureInput makes <inDir>/<name> by its recipe unless it exists, and returns its path. The
+// recipe writes to a temporary name (same extension, so vips picks the format), renamed once
 // complete, so an interrupted run leaves nothing that looks cached.
-func ensureInput(ctx context.Context, dir string, in input, log io.Writer) (string, error) {
-	inDir := filepath.Join(dir, "inputs")
+func ensureInput(ctx context.Context, inDir string, in input, log io.Writer) (string, error) {
 	path := filepath.Join(inDir, in.Name)
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
@@ -76,9 +75,10 @@ func ensureInput(ctx context.Context, dir string, in input, log io.Writer) (stri
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-// ensureTiny writes the 16x16 PNG each tool's idle size is measured on.
+// ensureTiny writes the 16x16 PNG each tool's idle size is measured on into dir (not into the
+// inputs' folder, which may be the user's).
 func ensureTiny(dir string) (string, error) {
-	path := filepath.Join(dir, "inputs", "tiny-16x16.png")
+	path := filepath.Join(dir, "tiny-16x16.png")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}

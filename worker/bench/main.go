@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,7 +26,9 @@ import (
 )
 
 type options struct {
-	dir      string // work folder: inputs, copies, outputs, results.md
+	dir      string // work folder: the thumbq binary, copies, thumbnails
+	in       string // the inputs' folder; missing inputs are made there
+	out      string // the results file
 	repeat   int    // rounds per input and tool; the median is kept
 	k12, k50 int    // copies per run for the 12 MP inputs and the 50 MP one
 	tools    string // comma-separated subset of the tools
@@ -42,7 +45,10 @@ type options struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -51,13 +57,21 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: go run ./worker/bench [flags] (make bench runs it)")
+		fmt.Fprintln(stderr, "\nCompares thumbq's engine with vipsthumbnail, ffmpeg and ImageMagick on the same inputs, and")
+		fmt.Fprintln(stderr, "measures the pipeline's throughput and latency through the emulated stack.\n\nFlags:")
+		fs.PrintDefaults()
+	}
 	var o options
-	fs.StringVar(&o.dir, "dir", ".bench", "work folder: cached inputs, copies, thumbnails and results.md")
+	fs.StringVar(&o.dir, "dir", ".bench", "work folder: the thumbq binary, the copies and thumbnails of each run")
+	fs.StringVar(&o.in, "in", "", "folder of the inputs, made there by their recipes when missing (default <dir>/inputs)")
+	fs.StringVar(&o.out, "out", "", "file the results are written to, besides standard output (default <dir>/results.md)")
 	fs.IntVar(&o.repeat, "repeat", 3, "rounds per input and tool (the median is reported)")
 	fs.IntVar(&o.k12, "k", 8, "copies of a 12 MP input per multi-file run")
 	fs.IntVar(&o.k50, "k50", 4, "copies of the 50 MP input per multi-file run")
 	fs.StringVar(&o.tools, "tools", "", "comma-separated tools to run (default all: "+strings.Join(toolNames(), ",")+")")
-	fs.StringVar(&o.only, "inputs", "", "comma-separated inputs to run (default all: "+strings.Join(inputNames(), ",")+")")
+	fs.StringVar(&o.only, "only", "", "comma-separated inputs to run (default all: "+strings.Join(inputNames(), ",")+")")
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "N: workers (images processed at once) of the pipeline's second run")
 	fs.IntVar(&o.images, "images", 40, "uploads per pipeline throughput run")
 	fs.IntVar(&o.latency, "latency", 40, "uploads, one at a time, of the pipeline latency run")
@@ -74,13 +88,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.command == "" {
 		o.command = "go run ./worker/bench " + strings.Join(args, " ")
 	}
-	dir, err := filepath.Abs(o.dir)
-	if err != nil {
-		return err
+	if o.in == "" {
+		o.in = filepath.Join(o.dir, "inputs")
 	}
-	o.dir = dir
-	if err := os.MkdirAll(o.dir, 0o755); err != nil {
-		return err
+	if o.out == "" {
+		o.out = filepath.Join(o.dir, "results.md")
+	}
+	for _, p := range []*string{&o.dir, &o.in} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return err
+		}
 	}
 
 	rep := report{Env: describeEnv(ctx, o.command)}
@@ -100,11 +122,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	text := rep.markdown()
 	fmt.Fprint(stdout, text)
-	results := filepath.Join(o.dir, "results.md")
-	if err := os.WriteFile(results, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "bench: written to %s\n", results)
+	fmt.Fprintf(stderr, "bench: written to %s\n", o.out)
 	if o.readme != "" {
 		if err := replaceInFile(o.readme, text); err != nil {
 			return err

@@ -42,7 +42,7 @@ type pipelineResult struct {
 // measurePipeline uploads the photo -images times with 1 worker and with -workers, all at once,
 // then -latency times one at a time with -workers.
 func measurePipeline(ctx context.Context, o options, log io.Writer) (pipelineResult, error) {
-	path, err := ensureInput(ctx, o.dir, photo, log)
+	path, err := ensureInput(ctx, o.in, photo, log)
 	if err != nil {
 		return pipelineResult{}, err
 	}

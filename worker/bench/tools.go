@@ -228,7 +228,7 @@ func measureEngine(ctx context.Context, o options, log io.Writer) ([]measurement
 
 	var results []measurement
 	for _, in := range ins {
-		path, err := ensureInput(ctx, o.dir, in, log)
+		path, err := ensureInput(ctx, o.in, in, log)
 		if err != nil {
 			return nil, err
 		}
