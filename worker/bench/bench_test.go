@@ -185,7 +185,7 @@ func TestVerdict(t *testing.T) {
 
 func TestMarkdownShowsRatiosVerdictsAndFailures(t *testing.T) {
 	r := report{Env: env{Date: "2026-11-23 23:00 UTC", Machine: "x86_64", CPU: "AMD EPYC, 2 CPUs", Go: "go1.26", Commit: "abc123",
-		Command: "make bench", Tools: []string{"vips-8.14.1"}},
+		Command: "make bench", Tools: []string{"vips-8.14.1"}, LoadStart: "0.52", LoadEnd: "1.90"},
 		Engine: []measurement{
 			ms12(ours, 60*time.Millisecond),
 			ms12("vipsthumbnail", 30*time.Millisecond),
@@ -197,6 +197,7 @@ func TestMarkdownShowsRatiosVerdictsAndFailures(t *testing.T) {
 	md := r.markdown()
 	for _, want := range []string{
 		"Measured 2026-11-23 23:00 UTC on x86_64 (AMD EPYC, 2 CPUs), go1.26, thumbq abc123; vips-8.14.1.",
+		"Load average 0.52 at the start, 1.90 at the end",
 		"Command: `make bench`.",
 		"| jpeg-12mp.jpg | **thumbq** | 60 | 50 | 10 | 40 |  |  |",
 		"|  | vipsthumbnail | 30 | 50 | 10 | 40 | 2.00 | 1.00 |",

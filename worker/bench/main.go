@@ -120,6 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		rep.Pipeline = &pr
 	}
+	rep.Env.LoadEnd = loadAverage()
 	text := rep.markdown()
 	fmt.Fprint(stdout, text)
 	if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {

@@ -15,6 +15,9 @@ import (
 type env struct {
 	Date, Machine, CPU, Go, Commit, Command string
 	Tools                                   []string // "vips-8.14.1", ...
+	// LoadStart and LoadEnd are the 1-minute load averages when the run began and ended: other
+	// work on the machine shows there ("" where /proc/loadavg is missing).
+	LoadStart, LoadEnd string
 }
 
 func describeEnv(ctx context.Context, command string) env {
@@ -34,7 +37,21 @@ func describeEnv(ctx context.Context, command string) env {
 	for _, t := range referenceTools() {
 		e.Tools = append(e.Tools, toolVersion(ctx, t.Version))
 	}
+	e.LoadStart = loadAverage()
 	return e
+}
+
+// loadAverage is the 1-minute load average from /proc/loadavg, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo (x86) or, failing that, its "Model"
@@ -137,6 +154,9 @@ func (r report) markdown() string {
 	var b bytes.Buffer
 	e := r.Env
 	fmt.Fprintf(&b, "Measured %s on %s (%s), %s, thumbq %s; %s.\n", e.Date, e.Machine, e.CPU, e.Go, or(e.Commit, "(no git)"), strings.Join(e.Tools, ", "))
+	if e.LoadStart != "" && e.LoadEnd != "" {
+		fmt.Fprintf(&b, "Load average %s at the start, %s at the end (above the number of CPUs, other work shared the machine).\n", e.LoadStart, e.LoadEnd)
+	}
 	fmt.Fprintf(&b, "Command: `%s`.\n", e.Command)
 	if len(r.Engine) > 0 {
 		b.WriteString("\nPer image, each tool making 64x64-box PNG thumbnails of the same file in one process: CPU is\n")
