@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test test-worker test-deps build bench
+.PHONY: help run serve test test-worker test-deps build bench bench-readme bench-go bench-deps
 
 help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,7 +29,17 @@ test: test-deps cdk-cli ## Run every test (worker and infra)
 test-worker: test-deps ## Run the worker's tests only
 	$(GO) test ./worker/...
 
-bench: ## Run the image engine's Go benchmarks
+# make bench's own flags, e.g. BENCH_FLAGS='-repeat 5 -workers 4' (go run ./worker/bench -h lists them).
+BENCH_FLAGS ?=
+BENCH_CMD = make bench$(if $(BENCH_FLAGS), BENCH_FLAGS='$(BENCH_FLAGS)')
+
+bench: bench-deps ## Compare the engine with vipsthumbnail, ffmpeg, ImageMagick; pipeline throughput, latency (a few minutes)
+	$(GO) run ./worker/bench -command "$(BENCH_CMD)" $(BENCH_FLAGS)
+
+bench-readme: bench-deps ## make bench, then put its tables in README.md between the bench markers
+	$(GO) run ./worker/bench -command "$(BENCH_CMD)" -readme README.md $(BENCH_FLAGS)
+
+bench-go: ## Run the image engine's Go micro-benchmarks (go test -bench ./worker/thumb)
 	$(GO) test -run '^$$' -bench . -benchmem ./worker/thumb/
 
 # The AWS CLI is the real client `thumbq local --serve` is tested with: Debian's package if missing.
@@ -37,6 +47,22 @@ test-deps:
 	@command -v aws >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null; \
 	  else echo "note: no aws CLI and not root: the AWS CLI test will be skipped (apt-get install awscli)"; fi; }
+
+# What make bench runs and measures on, from Debian's packages when missing: command:package.
+# lomiri-wallpapers holds the photographs the inputs are made from (/usr/share/backgrounds).
+BENCH_PACKAGES := vips:libvips-tools vipsthumbnail:libvips-tools ffmpeg:ffmpeg mogrify:imagemagick jpegtran:libjpeg-turbo-progs
+BENCH_WALLPAPERS := /usr/share/backgrounds/Dragonfly_by_Bolly.jpg /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg /usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg
+
+bench-deps: ## Install what make bench needs, if missing: libvips-tools ffmpeg imagemagick libjpeg-turbo-progs lomiri-wallpapers
+	@missing=""; \
+	for p in $(BENCH_PACKAGES); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
+	for f in $(BENCH_WALLPAPERS); do [ -f $$f ] || missing="$$missing lomiri-wallpapers"; done; \
+	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	if [ -n "$${missing// /}" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "make bench: installing $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "make bench needs: apt-get install $$missing"; exit 1; fi; \
+	fi
 
 ## ---- infra (CDK) ---------------------------------------------------------------------------
 # The CDK CLI is pinned in infra/_cli/package-lock.json (a folder Go ignores: its name starts with _).
