@@ -1,0 +1,71 @@
+package pngscale
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"golang.org/x/image/draw"
+)
+
+var (
+	photoOnce sync.Once
+	photoPNG  []byte
+)
+
+// png12MP is /tmp/bench-inputs/png-12mp.png (a 4000x3000 RGB photo written by libvips at zlib
+// level 6) when it exists, else a 4000x3000 PNG made here by enlarging the test photograph.
+func png12MP(b *testing.B) []byte {
+	photoOnce.Do(func() {
+		if data, err := os.ReadFile("/tmp/bench-inputs/png-12mp.png"); err == nil {
+			photoPNG = data
+			return
+		}
+		data, err := os.ReadFile(filepath.Join("..", "testdata", "orientation", "Landscape_1.jpg"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		src, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		big := image.NewRGBA(image.Rect(0, 0, 4000, 3000))
+		draw.CatmullRom.Scale(big, big.Rect, src, src.Bounds(), draw.Src, nil)
+		rgb := image.NewRGBA(big.Rect) // opaque, so image/png writes RGB
+		copy(rgb.Pix, big.Pix)
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, rgb); err != nil {
+			b.Fatal(err)
+		}
+		photoPNG = buf.Bytes()
+	})
+	return photoPNG
+}
+
+// BenchmarkDecode12MP reduces the 12 megapixel PNG 31-fold, as thumb does for a 64x64 box.
+func BenchmarkDecode12MP(b *testing.B) {
+	data := png12MP(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(data, 31); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkImagePNG12MP is image/png's full-size decode of the same file, for comparison.
+func BenchmarkImagePNG12MP(b *testing.B) {
+	data := png12MP(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
