@@ -1,7 +1,6 @@
 package pngscale
 
 import (
-	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"image"
@@ -12,7 +11,7 @@ import (
 // state is what one decode needs besides its output; it is reused across images (pool).
 type state struct {
 	ir        idatReader
-	zr        io.ReadCloser // zlib reader over ir, reset for each image
+	zr        inflater
 	cur, prev []byte        // the row being decoded and the one above it, each with its filter byte
 	idx       []byte        // a row of 1, 2 or 4-bit samples expanded to a byte per pixel
 	acc       []uint64      // block sums of the output row being built, 4 per output pixel
@@ -60,19 +59,10 @@ func reduce(data []byte, h *header, rowBytes, k int) (*image.RGBA, error) {
 	add, md, unit := st.adder(h)
 
 	st.ir = idatReader{data: data, pos: h.idat}
-	var err error
-	if st.zr == nil {
-		st.zr, err = zlib.NewReader(&st.ir)
-		if err != nil {
-			st.zr = nil
-		}
-	} else {
-		err = st.zr.(zlib.Resetter).Reset(&st.ir, nil)
-	}
-	if err != nil {
+	if err := st.zr.reset(&st.ir); err != nil {
 		return nil, pixelError(err)
 	}
-	defer func() { st.ir = idatReader{} }() // do not keep the image alive in the pool
+	defer func() { st.ir, st.zr.seg = idatReader{}, nil }() // do not keep the image alive in the pool
 
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
 	y := 0
@@ -80,7 +70,7 @@ func reduce(data []byte, h *header, rowBytes, k int) (*image.RGBA, error) {
 		y0, y1 := y, (oy+1)*ht/oh
 		for ; y < y1; y++ {
 			st.prev, st.cur = st.cur, st.prev
-			if _, err := io.ReadFull(st.zr, st.cur); err != nil {
+			if err := st.zr.readFull(st.cur); err != nil {
 				return nil, pixelError(err)
 			}
 			if err := unfilter(st.cur[0], st.cur[1:], st.prev[1:], bpp); err != nil {
@@ -92,18 +82,8 @@ func reduce(data []byte, h *header, rowBytes, k int) (*image.RGBA, error) {
 		clear(st.acc)
 	}
 	// Read to the end of the zlib stream, which checks its checksum.
-	var one [1]byte
-	for {
-		n, err := st.zr.Read(one[:])
-		if n > 0 {
-			return nil, malformed("too much pixel data")
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, pixelError(err)
-		}
+	if err := st.zr.finish(); err != nil {
+		return nil, pixelError(err)
 	}
 	return dst, nil
 }
