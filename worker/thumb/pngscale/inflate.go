@@ -234,7 +234,12 @@ func (f *inflater) reset(src *idatReader) error {
 	if cmf&0x0f != 8 || cmf>>4 > 7 || (cmf<<8|flg)%31 != 0 {
 		return errors.New("invalid zlib header")
 	}
-	if flg&0x20 != 0 {
+	if flg&0x20 != 0 { // a preset dictionary, which PNG does not use
+		f.refill()
+		f.take(32)
+		if f.truncated() {
+			return io.ErrUnexpectedEOF
+		}
 		return errors.New("zlib stream needs a preset dictionary")
 	}
 	return nil
@@ -325,7 +330,8 @@ func (f *inflater) fill() error {
 	start := f.o
 	err := f.decode()
 	f.adl.Write(f.buf[start:f.o])
-	if f.truncated() {
+	if f.truncated() || (err != nil && f.over > 0) {
+		// Bad codes read from the zeros past the end mean that the input ends too early.
 		err = io.ErrUnexpectedEOF
 	}
 	if err == nil && f.state == stStreamEnd {

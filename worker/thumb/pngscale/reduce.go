@@ -12,10 +12,10 @@ import (
 type state struct {
 	ir        idatReader
 	zr        inflater
-	cur, prev []byte        // the row being decoded and the one above it, each with its filter byte
-	idx       []byte        // a row of 1, 2 or 4-bit samples expanded to a byte per pixel
-	acc       []uint64      // block sums of the output row being built, 4 per output pixel
-	xend      []int         // where each output column's block ends, in source pixels
+	cur, prev []byte   // the row being decoded and the one above it, each with its filter byte
+	idx       []byte   // a row of 1, 2 or 4-bit samples expanded to a byte per pixel
+	acc       []uint64 // block sums of the output row being built, 4 per output pixel
+	xend      []int    // where each output column's block ends, in source pixels
 	lut       [256][4]uint32
 }
 
