@@ -3,8 +3,6 @@ package pngscale
 import (
 	"encoding/binary"
 	"errors"
-	"hash"
-	"hash/adler32"
 	"io"
 	"math/bits"
 )
@@ -28,7 +26,7 @@ type inflater struct {
 
 	buf  [winSize]byte
 	o, r int // buf[:o] is decoded, buf[r:o] not yet taken
-	adl  hash.Hash32
+	adl  adler
 
 	state  int // what comes next: stHeader, stStored, stHuffman, stEnd
 	stored int // bytes left in a stored block
@@ -220,11 +218,8 @@ func boolInt(b bool) int {
 
 // reset starts on a new zlib stream and reads its header.
 func (f *inflater) reset(src *idatReader) error {
-	*f = inflater{src: src, adl: f.adl}
-	if f.adl == nil {
-		f.adl = adler32.New()
-	}
-	f.adl.Reset()
+	*f = inflater{src: src}
+	f.adl.reset()
 	f.refill()
 	cmf, flg := f.bits&0xff, f.bits>>8&0xff
 	f.take(16)
@@ -329,7 +324,7 @@ func (f *inflater) fill() error {
 	}
 	start := f.o
 	err := f.decode()
-	f.adl.Write(f.buf[start:f.o])
+	f.adl.write(f.buf[start:f.o])
 	if f.truncated() || (err != nil && f.over > 0) {
 		// Bad codes read from the zeros past the end mean that the input ends too early.
 		err = io.ErrUnexpectedEOF
@@ -343,7 +338,7 @@ func (f *inflater) fill() error {
 		switch {
 		case f.truncated():
 			err = io.ErrUnexpectedEOF
-		case sum != f.adl.Sum32():
+		case sum != f.adl.sum():
 			err = errChecksum
 		}
 	}
@@ -522,20 +517,21 @@ func (f *inflater) huffman() error {
 	buf := f.buf[:]
 	o := f.o
 	bitbuf, nb := f.bits, f.nb
-	defer func() { f.o = o }()
+	// The input, kept in registers: nothing is read from it between here and refillSlow.
+	in, pos := f.seg, f.pos
 	for o <= winSize-slack {
 		// Refill: at least 56 bits, enough for a length code and its extra bits (15+5) and a
 		// distance code and its extra bits (15+13).
-		if f.pos+8 <= len(f.seg) {
-			bitbuf |= binary.LittleEndian.Uint64(f.seg[f.pos:]) << nb
-			f.pos += int((63 - nb) >> 3)
+		if pos+8 <= len(in) {
+			bitbuf |= binary.LittleEndian.Uint64(in[pos:]) << nb
+			pos += int((63 - nb) >> 3)
 			nb |= 56
 		} else {
-			f.bits, f.nb = bitbuf, nb
+			f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
 			f.refillSlow()
-			bitbuf, nb = f.bits, f.nb
+			bitbuf, nb, in, pos = f.bits, f.nb, f.seg, f.pos
 			if f.over*8 > int(nb)+64 { // far past the end: stop decoding garbage
-				f.bits, f.nb = bitbuf, nb
+				f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
 				return io.ErrUnexpectedEOF
 			}
 		}
@@ -562,12 +558,12 @@ func (f *inflater) huffman() error {
 			o++
 			continue
 		case kEnd:
-			f.bits, f.nb = bitbuf, nb
+			f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
 			f.state = stBlockHeader
 			return nil
 		case kBase:
 		default:
-			f.bits, f.nb = bitbuf, nb
+			f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
 			return errCorrupt
 		}
 		x := uint(e >> 4 & 15)
@@ -580,7 +576,7 @@ func (f *inflater) huffman() error {
 			e = dist[e>>16+uint32(bitbuf>>distBits)&(1<<(e>>4&15)-1)]
 		}
 		if e&0xff00 != kBase {
-			f.bits, f.nb = bitbuf, nb
+			f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
 			return errCorrupt
 		}
 		n = uint(e & 15)
@@ -591,7 +587,7 @@ func (f *inflater) huffman() error {
 		bitbuf >>= x
 		nb -= x
 		if d > o {
-			f.bits, f.nb = bitbuf, nb
+			f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
 			return errCorrupt
 		}
 		src := o - d
@@ -612,6 +608,6 @@ func (f *inflater) huffman() error {
 		}
 		o += length
 	}
-	f.bits, f.nb = bitbuf, nb
+	f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
 	return nil
 }
