@@ -2,9 +2,11 @@ package pngscale
 
 import (
 	"bytes"
+	"compress/zlib"
 	"image"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -68,4 +70,48 @@ func BenchmarkImagePNG12MP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkInflate12MP inflates the pixel data of the 12 megapixel PNG alone, with the inflater
+// and with compress/zlib.
+func BenchmarkInflate12MP(b *testing.B) {
+	data := png12MP(b)
+	h, err := parse(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	row := make([]byte, 1+(h.width*h.depth*channels(h.colorType)+7)/8)
+	b.Run("inflater (used)", func(b *testing.B) {
+		b.ReportAllocs()
+		f := new(inflater)
+		for b.Loop() {
+			ir := idatReader{data: data, pos: h.idat}
+			if err := f.reset(&ir); err != nil {
+				b.Fatal(err)
+			}
+			for range h.height {
+				if err := f.readFull(row); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := f.finish(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("compress/zlib", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ir := idatReader{data: data, pos: h.idat}
+			r, err := zlib.NewReader(&ir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range h.height {
+				if _, err := io.ReadFull(r, row); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }

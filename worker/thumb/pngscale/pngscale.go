@@ -131,23 +131,23 @@ func parse(data []byte) (*header, error) {
 			return nil, truncated("chunk header")
 		}
 		length := binary.BigEndian.Uint32(data[pos:])
-		typ := string(data[pos+4 : pos+8])
+		typ := data[pos+4 : pos+8]
 		if length > 0x7fffffff {
 			return nil, malformed("chunk %q length %d", typ, length)
 		}
 		n := int(length)
 		if len(data)-pos-8 < n+4 {
-			return nil, truncated(typ + " chunk")
+			return nil, truncated(string(typ) + " chunk")
 		}
 		body := data[pos+8 : pos+8+n]
 		if crc32.ChecksumIEEE(data[pos+4:pos+8+n]) != binary.BigEndian.Uint32(data[pos+8+n:]) {
 			return nil, malformed("%s chunk: invalid checksum", typ)
 		}
-		if typ != "IDAT" {
+		if string(typ) != "IDAT" {
 			idatRun = false
 		}
 		var err error
-		switch typ {
+		switch string(typ) {
 		case "IHDR":
 			if stage != stStart {
 				return nil, malformed("chunk out of order")
