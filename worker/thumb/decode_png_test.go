@@ -2,7 +2,6 @@ package thumb
 
 import (
 	"bytes"
-	"errors"
 	"image"
 	"image/png"
 	"os"
@@ -86,13 +85,21 @@ func TestScaledPNGDecodeLooksLikeTheFullDecode(t *testing.T) {
 	}
 }
 
-func TestInterlacedPNGFallsBackToTheFullDecode(t *testing.T) {
+func TestAnInterlacedPNGIsReducedWhileDecodingToo(t *testing.T) {
 	path := filepath.Join(runtime.GOROOT(), "src", "image", "png", "testdata", "pngsuite", "basn3p04-31i.png") // Adam7, despite its name
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Skipf("PngSuite is not installed: %v", err)
 	}
-	if _, err := decodePNGScaled(data, 2); !errors.Is(err, errFullDecode) {
-		t.Errorf("decodePNGScaled(interlaced) = %v; want errFullDecode", err)
+	got, err := decodePNGScaled(data, 2)
+	if err != nil {
+		t.Fatalf("decodePNGScaled(interlaced, 2) = %v; want the image reduced", err)
+	}
+	full, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxPixelDiff(got, boxShrink(full, 2)); d > 1 {
+		t.Errorf("reduced while decoding, it differs from image/png's decode box-shrunk by up to %.0f; want at most 1", d)
 	}
 }

@@ -14,8 +14,8 @@
 //
 // It decodes JPEG (baseline, progressive, grey, CMYK and Adobe's inverted CMYK/YCCK) and GIF
 // (first frame) with the standard library; PNG (any depth, palette, alpha) with package pngscale,
-// which inflates and unfilters it row by row and averages blocks as the rows go by, or with
-// image/png when the PNG is interlaced or needs no reduction; and WebP (lossy, with its
+// which inflates and unfilters it row by row (pass by pass when interlaced) and averages blocks
+// as the rows go by, or with image/png when it needs no reduction; and WebP (lossy, with its
 // limited-range colours corrected, see webp.go, and lossless), BMP and TIFF with
 // golang.org/x/image.
 //

@@ -2,26 +2,22 @@
 // the image row by row and averages blocks of about k x k pixels as the rows go by, so its memory
 // is two rows of the source and the output, whatever the size of the image.
 //
-// It reads every non-interlaced PNG that image/png reads (bit depths 1 to 16; grey, grey with
-// alpha, RGB, RGBA, palette, each with tRNS transparency where the format allows it) and returns
+// It reads every PNG that image/png reads (bit depths 1 to 16; grey, grey with alpha, RGB, RGBA,
+// palette, each with tRNS transparency where the format allows it; interlaced or not) and returns
 // premultiplied 8-bit RGBA, averaged with alpha weighting so that transparent pixels lend no
-// colour to their block. Interlaced (Adam7) images are refused with ErrUnsupported, for the
-// caller to decode them in full. It checks what image/png checks: chunk order, the CRC of every
-// chunk, and the zlib checksum of the pixel data. Ancillary chunks are skipped.
+// colour to their block. An interlaced (Adam7) image is read pass by pass into the sums of the
+// whole output (32 bytes per output pixel) rather than of one output row. It checks what
+// image/png checks: chunk order, the CRC of every chunk, and the zlib checksum of the pixel data.
+// Ancillary chunks are skipped.
 package pngscale
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
 	"io"
 )
-
-// ErrUnsupported is wrapped by the error for a valid PNG that Decode does not reduce (an
-// interlaced one): decode it in full instead.
-var ErrUnsupported = errors.New("pngscale: not handled, decode in full")
 
 // Colour types (PNG spec, 11.2.2).
 const (
@@ -66,9 +62,10 @@ type header struct {
 // Decode decodes the PNG in data reduced by k (k >= 1): the result is max(1, w/k) x max(1, h/k)
 // pixels, each the mean of a block of the source whose edges are at i*w/ow and j*h/oh (so blocks
 // are k or k+1 wide and every source pixel counts once). A truncated file gives an error wrapping
-// io.ErrUnexpectedEOF; an interlaced one an error wrapping ErrUnsupported.
+// io.ErrUnexpectedEOF.
 //
-// Decode allocates two rows of the source and the output. Check the dimensions in the header
+// Decode allocates two rows of the source and the output (and, for an interlaced image, the
+// sums of the output). Check the dimensions in the header
 // first (image/png's DecodeConfig) as you would before image/png's Decode, which allocates the
 // whole image.
 func Decode(data []byte, k int) (*image.RGBA, error) {
@@ -79,16 +76,17 @@ func Decode(data []byte, k int) (*image.RGBA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if h.interlaced {
-		return nil, fmt.Errorf("%w: interlaced (Adam7)", ErrUnsupported)
-	}
 	rowBytes := (int64(h.width)*int64(h.depth*channels(h.colorType)) + 7) / 8
+	// Interlaced data is a little bigger (a filter byte per pass row), which only loosens the bound.
 	if need := int64(h.height) * (1 + rowBytes); need/maxInflate > int64(h.idatLen) {
 		return nil, fmt.Errorf("pngscale: %dx%d image in %d bytes of compressed data: %w",
 			h.width, h.height, h.idatLen, io.ErrUnexpectedEOF)
 	}
 	return reduce(data, h, int(rowBytes), k)
 }
+
+// bytesPerPixel is the distance the filters look back: the bytes of a pixel, at least 1.
+func (h *header) bytesPerPixel() int { return max(1, h.depth*channels(h.colorType)/8) }
 
 func channels(colorType int) int {
 	switch colorType {
