@@ -2,8 +2,11 @@ package pngscale
 
 import (
 	"bytes"
+	"compress/zlib"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -241,4 +244,31 @@ func TestDecodeRefusesBrokenFiles(t *testing.T) {
 			t.Errorf("Decode = %v; want a checksum error", err)
 		}
 	})
+}
+
+// TestDecodeRefusesSizesItsDataCannotHold: a header of 65535x65535 over a few bytes of pixel
+// data is truncated whatever it says, and is refused before anything is allocated for it.
+func TestDecodeRefusesSizesItsDataCannotHold(t *testing.T) {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(make([]byte, 1000))
+	zw.Close()
+	out := []byte("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, body []byte) {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(body)))
+		start := len(out)
+		out = append(append(out, typ...), body...)
+		out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[start:]))
+	}
+	chunk("IHDR", []byte{0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 8, 6, 0, 0, 0})
+	chunk("IDAT", z.Bytes())
+	chunk("IEND", nil)
+	var err error
+	allocs := testing.AllocsPerRun(10, func() { _, err = Decode(out, 1) })
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("Decode(65535x65535 in %d bytes) = %v; want io.ErrUnexpectedEOF", len(out), err)
+	}
+	if allocs > 5 {
+		t.Errorf("Decode made %.0f allocations to refuse it; want a few (for the error)", allocs)
+	}
 }
