@@ -41,7 +41,7 @@ const (
 // maxInflate bounds how much data deflate can produce from one byte (at best 258 bytes for a
 // 2-bit length and distance pair: 1032 bytes a byte). An image needing more than that from its
 // compressed data is truncated, whatever its header says, and is refused before anything is
-// allocated for it: a small file cannot make Decode allocate much.
+// allocated for it, so what Decode allocates stays in proportion to the file.
 const maxInflate = 1100
 
 type header struct {
@@ -50,10 +50,9 @@ type header struct {
 	colorType     int
 	interlaced    bool
 
-	palette  [256][4]uint8 // RGBA (not premultiplied); entries past PLTE are opaque black, as in image/png
-	nPalette int
-	trns     bool      // a tRNS colour key (grey or RGB) is set
-	key      [3]uint16 // the colour key: grey, or R, G, B (16-bit as stored)
+	palette [256][4]uint8 // RGBA (not premultiplied); entries past PLTE are opaque black, as in image/png
+	trns    bool          // a tRNS colour key (grey or RGB) is set
+	key     [3]uint16     // the colour key: grey, or R, G, B (16-bit as stored)
 
 	idat    int // offset of the first IDAT chunk
 	idatLen int // total length of the pixel data in the first run of IDAT chunks
@@ -235,7 +234,6 @@ func (h *header) parsePLTE(b []byte) error {
 		for i := range np {
 			h.palette[i] = [4]uint8{b[3*i], b[3*i+1], b[3*i+2], 0xff}
 		}
-		h.nPalette = np
 	case ctRGB, ctRGBA: // optional and ignorable (a suggested palette)
 	default:
 		return malformed("PLTE, color type mismatch")

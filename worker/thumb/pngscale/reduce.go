@@ -22,7 +22,7 @@ type state struct {
 
 var pool = sync.Pool{New: func() any { return new(state) }}
 
-// grow returns b resized to n bytes, reusing its memory when it is big enough, and zeroed.
+// grow returns b resized to n elements, zeroed, reusing its memory when it is big enough.
 func grow[T byte | uint64 | int](b []T, n int) []T {
 	if cap(b) < n {
 		return make([]T, n)
