@@ -546,7 +546,7 @@ func (f *inflater) huffman() error {
 		case kLiteral:
 			buf[o] = byte(e >> 16)
 			o++
-			// A second literal or length without a refill: 56-15 bits are left.
+			// A second literal without a refill: at least 56-15 bits are left.
 			e = lit[bitbuf&(1<<litBits-1)]
 			if e&0xff00 != kLiteral {
 				continue
