@@ -77,8 +77,8 @@ func BenchmarkDecode12MP(b *testing.B) {
 		name string
 		data func(*testing.B) []byte
 	}{
-		{"written by libvips (no filter)", png12MP},
-		{"written by image/png (Paeth)", pngPaeth12MP},
+		{"png-12mp.png (libvips: no filter)", png12MP},
+		{"the same written by image/png (Paeth)", pngPaeth12MP},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			data := bm.data(b)
@@ -98,8 +98,8 @@ func BenchmarkImagePNG12MP(b *testing.B) {
 		name string
 		data func(*testing.B) []byte
 	}{
-		{"written by libvips (no filter)", png12MP},
-		{"written by image/png (Paeth)", pngPaeth12MP},
+		{"png-12mp.png (libvips: no filter)", png12MP},
+		{"the same written by image/png (Paeth)", pngPaeth12MP},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
 			data := bm.data(b)
