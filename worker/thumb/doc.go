@@ -6,7 +6,7 @@
 //	sniff (sniff.go)             name the format from the bytes, never from a file name
 //	check limits (limits.go)     read the dimensions from the header; refuse empty or huge images
 //	read orientation (exif.go)   find the EXIF orientation (JPEG, TIFF, WebP, PNG)
-//	decode (decode.go, ...)      decode the pixels, reduced while decoding where the format
+//	decode (decode*.go, webp.go) decode the pixels, reduced while decoding where the format
 //	                             allows (PNG: decode_png.go); GIF: first frame only
 //	resize (resize.go)           box pre-shrink, then Catmull-Rom to fit the box
 //	orient (orient.go)           turn the small image upright
