@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test test-worker test-deps build bench bench-readme bench-go bench-deps
+.PHONY: help run serve test test-worker test-deps build bench bench-readme bench-go bench-deps fuzz
 
 help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,8 +39,13 @@ bench: bench-deps ## Compare the engine with vipsthumbnail, ffmpeg, ImageMagick;
 bench-readme: bench-deps ## make bench, then put its tables in README.md between the bench markers
 	$(GO) run ./worker/bench -command "$(BENCH_CMD)" -readme README.md $(BENCH_FLAGS)
 
-bench-go: ## Run the image engine's Go micro-benchmarks (go test -bench ./worker/thumb)
-	$(GO) test -run '^$$' -bench . -benchmem ./worker/thumb/
+bench-go: ## Run the image engine's Go micro-benchmarks (go test -bench ./worker/thumb/...)
+	$(GO) test -run '^$$' -bench . -benchmem ./worker/thumb/...
+
+FUZZTIME ?= 1m
+fuzz: ## Fuzz the PNG decoder: its inflater against compress/zlib, its pixels against image/png (FUZZTIME=1m each)
+	$(GO) test -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME) ./worker/thumb/pngscale
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/pngscale
 
 # The AWS CLI is the real client `thumbq local --serve` is tested with: Debian's package if missing.
 test-deps:

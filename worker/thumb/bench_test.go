@@ -5,6 +5,7 @@ import (
 	nfnt "github.com/nfnt/resize"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"os"
 	"path/filepath"
 	"sync"
@@ -105,4 +106,57 @@ func BenchmarkRefuseBomb(b *testing.B) {
 			b.Fatal("the bomb was accepted")
 		}
 	}
+}
+
+var (
+	pngOnce   sync.Once
+	photoPNG  []byte
+	pngSource string
+)
+
+// png12MP is /tmp/bench-inputs/png-12mp.png (4000x3000 RGB, written by libvips at zlib level 6)
+// when it exists, else the 12 megapixel photo of jpeg12MP written as an RGB PNG by image/png.
+func png12MP(b *testing.B) []byte {
+	pngOnce.Do(func() {
+		if data, err := os.ReadFile("/tmp/bench-inputs/png-12mp.png"); err == nil {
+			photoPNG, pngSource = data, "/tmp/bench-inputs/png-12mp.png"
+			return
+		}
+		src, err := jpeg.Decode(bytes.NewReader(jpeg12MP(b)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, src); err != nil { // YCbCr is written as 8-bit RGB
+			b.Fatal(err)
+		}
+		photoPNG, pngSource = buf.Bytes(), "generated"
+	})
+	b.Logf("12 MP PNG: %s, %d bytes", pngSource, len(photoPNG))
+	return photoPNG
+}
+
+// BenchmarkMakePNG12MP is the whole pipeline on a 12 megapixel PNG, reduced while decoding
+// (pngscale) and, for comparison, decoded in full by image/png as before.
+func BenchmarkMakePNG12MP(b *testing.B) {
+	data := png12MP(b)
+	b.Run("reduced while decoding (used)", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Make(data, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("image/png full decode", func(b *testing.B) {
+		scaled := scaledDecoders["png"]
+		delete(scaledDecoders, "png")
+		defer func() { scaledDecoders["png"] = scaled }()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Make(data, Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -6,14 +6,17 @@
 //	sniff (sniff.go)             name the format from the bytes, never from a file name
 //	check limits (limits.go)     read the dimensions from the header; refuse empty or huge images
 //	read orientation (exif.go)   find the EXIF orientation (JPEG, TIFF, WebP, PNG)
-//	decode (decode.go, webp.go)  decode the pixels (GIF: first frame only)
+//	decode (decode*.go, webp.go) decode the pixels, reduced while decoding where the format
+//	                             allows (PNG: decode_png.go); GIF: first frame only
 //	resize (resize.go)           box pre-shrink, then Catmull-Rom to fit the box
 //	orient (orient.go)           turn the small image upright
 //	encode (encode.go)           write PNG, with alpha only when needed
 //
-// It decodes JPEG (baseline, progressive, grey, CMYK and Adobe's inverted CMYK/YCCK), PNG (any
-// depth, palette, alpha) and GIF (first frame) with the standard library, and WebP (lossy, with
-// its limited-range colours corrected, see webp.go, and lossless), BMP and TIFF with
+// It decodes JPEG (baseline, progressive, grey, CMYK and Adobe's inverted CMYK/YCCK) and GIF
+// (first frame) with the standard library; PNG (any depth, palette, alpha) with package pngscale,
+// which inflates and unfilters it row by row (pass by pass when interlaced) and averages blocks
+// as the rows go by, or with image/png when it needs no reduction; and WebP (lossy, with its
+// limited-range colours corrected, see webp.go, and lossless), BMP and TIFF with
 // golang.org/x/image.
 //
 // # Resampling
@@ -37,7 +40,38 @@
 //	Make: decode + thumbnail + PNG                       139-179 ms    19 MB
 //	Make refusing the 30000x30000 PNG bomb                 1.6 us    1.4 KB
 //
-// Decoding dominates; a JPEG decoder that scales in the DCT domain is the next gain. Memory is
-// bounded by the pixel limit: a decoder allocates at most MaxPixels times its bytes per pixel
-// (4:2:0 JPEG 1.5, RGBA 4, 16-bit RGBA 8), plus the file itself.
+// Decoding dominates; a JPEG decoder that scales in the DCT domain is the next gain.
+//
+// # PNG
+//
+// A PNG over twice the thumbnail's size is decoded by pngscale straight to the box pre-shrink's
+// size, so no full-size image is ever made. Its own inflater (pngscale/inflate.go, fuzzed against
+// compress/zlib) replaced compress/flate, which was three quarters of the decode time. A 4000x3000
+// RGB PNG written by libvips at zlib level 6 (21 MB, no row filters) to 64x48, per-image CPU time
+// (user+sys) of `thumbq thumbnail` and of libvips 8.14's vipsthumbnail: CPU time for 8 copies
+// less that for 1, divided by 7; six runs on the same 2-core VM, busy with other work:
+//
+//	thumbq, pngscale (used)                     189-213 ms   peak RSS 37-38 MB for one file
+//	thumbq, image/png full decode (before)      400-437 ms   peak RSS 87 MB for one file
+//	vipsthumbnail -s 64x64                      190-264 ms   peak RSS 41 MB for one file
+//
+// (thumbq's peak RSS for a 1x1 PNG is 14.6 MB: the rest is mostly the 21 MB file, held whole.)
+// In `go test -bench . ./worker/thumb/...` on the same file (wall time, the quieter of several
+// runs on the same busy VM, whose load moved these figures by up to 2x):
+//
+//	Make, pngscale (used)                       148-155 ms    1.3 MB      52 allocs
+//	Make, image/png full decode                 313-446 ms     52 MB   22317 allocs
+//	pngscale.Decode (reduced 31-fold)           150-177 ms    0.1 MB       4 allocs
+//	image/png.Decode                            298-390 ms     51 MB   22269 allocs
+//	inflate alone: pngscale's inflater          132-138 ms     64 B        1 alloc
+//	inflate alone: compress/zlib                243-247 ms    3.0 MB   22260 allocs
+//	inflate alone: klauspost/compress/zlib      195-201 ms   (v1.20.3, measured outside the module)
+//
+// A PNG written by image/png filters nearly every row with Paeth; pngscale.Decode takes 183-192 ms
+// on the same photo written so (BenchmarkDecode12MP), image/png 460-750 ms.
+//
+// Memory is bounded by the pixel limit: a full-size decoder allocates at most MaxPixels times its
+// bytes per pixel (4:2:0 JPEG 1.5, RGBA 4, 16-bit RGBA 8), plus the file itself. A PNG reduced
+// while decoding needs two rows of the source, the reduced image and a 256 KB inflate window
+// (reused across images), plus the file.
 package thumb

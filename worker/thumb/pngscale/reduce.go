@@ -1,0 +1,229 @@
+package pngscale
+
+import (
+	"encoding/binary"
+	"errors"
+	"image"
+	"io"
+	"sync"
+)
+
+// state is what one decode needs besides its output; it is reused across images (pool).
+type state struct {
+	ir        idatReader
+	zr        inflater
+	cur, prev []byte   // the row being decoded and the one above it, each with its filter byte
+	idx       []byte   // a row of 1, 2 or 4-bit samples expanded to a byte per pixel
+	acc       []uint64 // block sums of the output row being built (of all rows when interlaced), 4 per output pixel
+	xend      []int    // where each output column's block ends, in source pixels
+	pend      []int    // the same in the pixels of an interlaced pass
+	lut       [256][4]uint32
+}
+
+var pool = sync.Pool{New: func() any { return new(state) }}
+
+// grow returns b resized to n elements, zeroed, reusing its memory when it is big enough.
+func grow[T byte | uint64 | int](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	b = b[:n]
+	clear(b)
+	return b
+}
+
+// How the four sums of a block make an output pixel.
+type mode int
+
+const (
+	modeGrey      mode = iota // sum 0 is the grey; opaque
+	modeRGB                   // sums 0-2 are R, G, B; opaque
+	modeGreyAlpha             // sum 0 is the premultiplied grey, sum 3 alpha
+	modeRGBA                  // sums 0-3 are premultiplied R, G, B and alpha
+)
+
+func reduce(data []byte, h *header, rowBytes, k int) (*image.RGBA, error) {
+	w, ht := h.width, h.height
+	ow, oh := max(1, w/k), max(1, ht/k)
+
+	st := pool.Get().(*state)
+	defer pool.Put(st)
+	st.cur = grow(st.cur, 1+rowBytes)
+	st.prev = grow(st.prev, 1+rowBytes)
+	st.acc = grow(st.acc, 4*ow)
+	st.xend = grow(st.xend, ow)
+	for ox := range ow {
+		st.xend[ox] = (ox + 1) * w / ow
+	}
+
+	add, md, unit := st.adder(h)
+
+	st.ir = idatReader{data: data, pos: h.idat}
+	if err := st.zr.reset(&st.ir); err != nil {
+		return nil, pixelError(err)
+	}
+	defer func() { st.ir, st.zr.seg = idatReader{}, nil }() // do not keep the image alive in the pool
+
+	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
+	var err error
+	if h.interlaced {
+		err = st.passes(h, dst, add, md, unit)
+	} else {
+		err = st.rows(h, dst, add, md, unit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Read to the end of the zlib stream, which checks its checksum.
+	if err := st.zr.finish(); err != nil {
+		return nil, pixelError(err)
+	}
+	return dst, nil
+}
+
+// rows reads the rows of a non-interlaced image, emitting each output row once its block of
+// source rows is summed.
+func (st *state) rows(h *header, dst *image.RGBA, add adder, md mode, unit uint64) error {
+	ht, oh, ow := h.height, dst.Rect.Dy(), dst.Rect.Dx()
+	bpp := h.bytesPerPixel()
+	y := 0
+	for oy := range oh {
+		y0, y1 := y, (oy+1)*ht/oh
+		for ; y < y1; y++ {
+			st.prev, st.cur = st.cur, st.prev
+			if err := st.zr.readFull(st.cur); err != nil {
+				return pixelError(err)
+			}
+			if err := unfilter(st.cur[0], st.cur[1:], st.prev[1:], bpp); err != nil {
+				return err
+			}
+			add(st.cur[1:], st.acc, st.xend)
+		}
+		emit(dst.Pix[oy*dst.Stride:][:4*ow], st.acc, st.xend, uint64(y1-y0), md, unit)
+		clear(st.acc)
+	}
+	return nil
+}
+
+// adam7 gives the passes of an interlaced image: first column and row, and steps.
+var adam7 = [7]struct{ x, y, dx, dy int }{
+	{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2},
+}
+
+// passes reads the seven reduced images of an interlaced (Adam7) image. Each pass has pixels in
+// every block of rows, so the sums of the whole output are kept until the last pass: 32 bytes per
+// output pixel. A pass's pixels that fall in one output column are consecutive, so the adders
+// take a pass row as they take a full row, with the block ends counted in pass pixels.
+func (st *state) passes(h *header, dst *image.RGBA, add adder, md mode, unit uint64) error {
+	w, ht, oh, ow := h.width, h.height, dst.Rect.Dy(), dst.Rect.Dx()
+	bpp := h.bytesPerPixel()
+	bits := h.depth * channels(h.colorType)
+	st.acc = grow(st.acc, 4*ow*oh)
+	st.pend = grow(st.pend, ow)
+	for _, p := range adam7 {
+		pw, ph := (w-p.x+p.dx-1)/p.dx, (ht-p.y+p.dy-1)/p.dy
+		if pw <= 0 || ph <= 0 {
+			continue // an empty pass has no rows, not even filter bytes
+		}
+		for ox, end := range st.xend {
+			st.pend[ox] = min(pw, max(0, (end-p.x+p.dx-1)/p.dx))
+		}
+		n := 1 + (pw*bits+7)/8
+		cur, prev := st.cur[:n], st.prev[:n]
+		clear(prev)
+		for py := range ph {
+			if err := st.zr.readFull(cur); err != nil {
+				return pixelError(err)
+			}
+			if err := unfilter(cur[0], cur[1:], prev[1:], bpp); err != nil {
+				return err
+			}
+			y := p.y + py*p.dy
+			oy := ((y+1)*oh - 1) / ht // the block of rows y is in
+			add(cur[1:], st.acc[4*ow*oy:4*ow*(oy+1)], st.pend)
+			cur, prev = prev, cur
+		}
+	}
+	for oy := range oh {
+		rows := uint64((oy+1)*ht/oh - oy*ht/oh)
+		emit(dst.Pix[oy*dst.Stride:][:4*ow], st.acc[4*ow*oy:4*ow*(oy+1)], st.xend, rows, md, unit)
+	}
+	return nil
+}
+
+// pixelError describes an error of the compressed pixel data; a stream that ends early is
+// truncated.
+func pixelError(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return truncated("not enough pixel data")
+	}
+	return malformed("pixel data: %w", err)
+}
+
+// emit writes an output row from the block sums: each sum is divided by the number of pixels in
+// its block times unit (what a full-scale sample adds, divided by 255), rounded.
+func emit(dst []uint8, acc []uint64, xend []int, rows uint64, md mode, unit uint64) {
+	x0 := 0
+	for ox, x1 := range xend {
+		d := rows * uint64(x1-x0) * unit
+		x0 = x1
+		s := acc[4*ox : 4*ox+4 : 4*ox+4]
+		p := dst[4*ox : 4*ox+4 : 4*ox+4]
+		switch md {
+		case modeGrey:
+			v := uint8((s[0] + d/2) / d)
+			p[0], p[1], p[2], p[3] = v, v, v, 0xff
+		case modeRGB:
+			p[0], p[1], p[2], p[3] = uint8((s[0]+d/2)/d), uint8((s[1]+d/2)/d), uint8((s[2]+d/2)/d), 0xff
+		case modeGreyAlpha:
+			v := uint8((s[0] + d/2) / d)
+			p[0], p[1], p[2], p[3] = v, v, v, uint8((s[3]+d/2)/d)
+		default:
+			p[0], p[1], p[2], p[3] = uint8((s[0]+d/2)/d), uint8((s[1]+d/2)/d), uint8((s[2]+d/2)/d), uint8((s[3]+d/2)/d)
+		}
+	}
+}
+
+// idatReader presents the data of consecutive IDAT chunks (already checked by parse) as one
+// stream.
+type idatReader struct {
+	data []byte
+	pos  int    // the next chunk
+	cur  []byte // what is left of the current chunk's data
+}
+
+func (r *idatReader) more() bool {
+	for len(r.cur) == 0 {
+		if r.pos < 0 || len(r.data)-r.pos < 12 || string(r.data[r.pos+4:r.pos+8]) != "IDAT" {
+			return false
+		}
+		n := int(binary.BigEndian.Uint32(r.data[r.pos:]))
+		r.cur = r.data[r.pos+8 : r.pos+8+n]
+		r.pos += 12 + n
+	}
+	return true
+}
+
+func (r *idatReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !r.more() {
+		return 0, io.EOF
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+func (r *idatReader) ReadByte() (byte, error) {
+	if len(r.cur) == 0 && !r.more() {
+		return 0, io.EOF
+	}
+	b := r.cur[0]
+	r.cur = r.cur[1:]
+	return b, nil
+}
