@@ -112,6 +112,7 @@ func (d *decoder) reset(data []byte, scale, size int) {
 	d.width, d.height, d.sof, d.progressive, d.scans, d.ncomp = 0, 0, false, false, 0, 0
 	d.qdef, d.dcDef, d.acDef = [4]bool{}, [4]bool{}, [4]bool{}
 	d.ri, d.jfif, d.adobe, d.adobeTransf, d.eobrun = 0, false, false, 0, 0
+	clear(d.blk[:]) // readAC leaves values above kmax, which a decode at another scale would read
 	for i := range d.comp {
 		c := &d.comp[i]
 		*c = component{coef: c.coef[:0], nz: c.nz[:0]}
