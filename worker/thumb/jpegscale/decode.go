@@ -23,8 +23,9 @@ func unsupported(format string, args ...any) error {
 
 var errTruncated = fmt.Errorf("jpeg data: %w", io.ErrUnexpectedEOF)
 
-// maxPixels bounds the images decoded at all, whatever the caller checked: 2^28 pixels.
-const maxPixels = 1 << 28
+// maxPixels bounds the images decoded at all, whatever the caller checked: 2^28 pixels. A
+// variable for FuzzDecode, which keeps each run small.
+var maxPixels int64 = 1 << 28
 
 // Decode decodes a baseline or progressive JPEG reduced by 1/scale on each side, scale being
 // 1, 2, 4 or 8: the result is ceil(width/scale) x ceil(height/scale). It returns an *image.Gray
@@ -71,6 +72,7 @@ type component struct {
 	nz      []uint64
 	skipped uint64 // zigzag positions of AC scans skipped
 	needNZ  uint64 // zigzag positions above kmax that refinement scans decoded will ask about
+	scanned bool   // whether a scan had the component
 	pred    int32
 	dc, ac  *huffTable
 }
@@ -376,6 +378,11 @@ func (d *decoder) finish() (image.Image, error) {
 	}
 	if d.ncomp == 3 && d.isRGB() {
 		return nil, unsupported("RGB colour")
+	}
+	for i := range d.ncomp {
+		if !d.comp[i].scanned { // invalid; image/jpeg leaves it black
+			return nil, unsupported("component %d is in no scan", i)
+		}
 	}
 	if d.progressive {
 		for i := range d.ncomp {

@@ -39,6 +39,9 @@ func (t *huffTable) build(counts []byte, vals []byte) error {
 		n := int32(counts[l-1])
 		t.maxCode[l] = code + n
 		t.delta[l] = k - code
+		if code+n > 1<<l { // invalid, but image/jpeg accepts such tables: let it decide
+			return unsupported("over-subscribed Huffman table")
+		}
 		for range n {
 			if l <= lookBits {
 				sym := vals[k]
@@ -52,9 +55,6 @@ func (t *huffTable) build(counts []byte, vals []byte) error {
 			code++
 			k++
 		}
-		if code > 1<<l {
-			return FormatError("bad Huffman table")
-		}
 		code <<= 1
 	}
 	return nil
@@ -65,11 +65,13 @@ func (t *huffTable) build(counts []byte, vals []byte) error {
 func acEntry(l uint, rs byte, i uint32, rest uint) uint32 {
 	r, s := uint32(rs>>4), uint(rs&15)
 	if s == 0 {
-		adv := uint32(acEOB)
-		if r == 15 {
-			adv = 16
+		switch r {
+		case 0:
+			return acEOB<<8 | uint32(l)<<4 | uint32(l)
+		case 15:
+			return 16<<8 | uint32(l)<<4 | uint32(l)
 		}
-		return adv<<8 | uint32(l)<<4 | uint32(l)
+		return uint32(l) << 4 // an end-of-band run: acSlow refuses it
 	}
 	if s > rest {
 		return uint32(s)<<16 | (r+1)<<8 | uint32(l)<<4
@@ -195,11 +197,15 @@ func (b *bitReader) acSlow(t *huffTable) (int, int32, error) {
 		return 0, 0, err
 	}
 	r, s := int(rs>>4), uint(rs&15)
-	if s == 0 {
-		if r == 15 {
-			return 16, 0, nil
-		}
+	switch {
+	case s != 0:
+	case r == 0:
 		return acEOB, 0, nil
+	case r == 15:
+		return 16, 0, nil
+	default:
+		// Invalid in a sequential file; image/jpeg reads it as a progressive end-of-band run.
+		return 0, 0, unsupported("end-of-band run in a sequential scan")
 	}
 	return r + 1, b.receive(s), nil
 }

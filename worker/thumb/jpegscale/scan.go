@@ -54,6 +54,7 @@ func (d *decoder) readScan(seg []byte, pos int) (int, error) {
 			c.ac = &d.ac[ta]
 		}
 		comps[i] = c
+		c.scanned = true
 		blocks += c.h * c.v
 	}
 	if ns > 1 && blocks > 10 {
@@ -66,8 +67,8 @@ func (d *decoder) readScan(seg []byte, pos int) (int, error) {
 		return 0, FormatError("bad spectral selection or successive approximation")
 	}
 	for _, c := range s.comps {
-		if !d.qdef[c.tq] {
-			return 0, FormatError("missing quantization table")
+		if !d.qdef[c.tq] { // invalid, but image/jpeg decodes it (with zeros): let it
+			return 0, unsupported("missing quantization table")
 		}
 		if (s.ss == 0 && s.ah == 0 && c.dc == nil) || (s.se > 0 && c.ac == nil) {
 			return 0, FormatError("missing Huffman table")
@@ -119,11 +120,14 @@ func (d *decoder) planSkips(pos int) {
 			return
 		}
 		n := int(data[p+2])<<8 | int(data[p+3])
+		if n < 2 || p+2+n > len(data) {
+			return
+		}
 		if m != 0xda {
 			p = nextMarker(data, p+2+n)
 			continue
 		}
-		seg := data[min(p+4, len(data)):min(p+2+n, len(data))]
+		seg := data[p+4 : p+2+n]
 		if len(seg) < 1 || len(seg) != 4+2*int(seg[0]) {
 			return
 		}
