@@ -175,6 +175,12 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 		c.pred = 0
 	}
 	d.eobrun = 0
+	if s.ss == 0 && (d.progressive || d.kmax == 0) {
+		if err := d.dcScan(s); err != nil {
+			return 0, err
+		}
+		return nextMarker(d.data, min(br.pos, len(d.data))), nil
+	}
 	mx, my := d.mcuX, d.mcuY
 	if len(s.comps) == 1 {
 		mx, my = s.comps[0].cw, s.comps[0].ch
