@@ -178,6 +178,19 @@ func (b *bitReader) receive(s uint) int32 {
 	return extend(b.bits(s), s)
 }
 
+// skip drops n bits.
+func (b *bitReader) skip(n int) {
+	for n > 0 {
+		if b.n == 0 {
+			b.refill()
+		}
+		m := min(uint(n), b.n)
+		b.acc <<= m
+		b.n -= m
+		n -= int(m)
+	}
+}
+
 // bit reads one bit.
 func (b *bitReader) bit() bool {
 	if b.n == 0 {

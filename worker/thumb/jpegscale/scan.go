@@ -1,6 +1,9 @@
 package jpegscale
 
-import "bytes"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // scan is what an SOS header says.
 type scan struct {
@@ -360,28 +363,14 @@ func (d *decoder) acFirst(s *scan, c *component, coef []int16, i int) error {
 }
 
 // acRefine decodes a refinement scan of a band of AC coefficients of a block (T.81 G.1.2.3).
+// Coefficients above kmax are not kept, only whether they are non-zero (c.nz): their correction
+// bits are skipped a run at a time with bit operations on that mask.
 func (d *decoder) acRefine(s *scan, c *component, coef []int16, i int) error {
 	br := &d.br
 	p1, m1 := int16(1)<<s.al, int16(-1)<<s.al
-	kmax := d.kmax
-	nonzero := func(k int) bool {
-		if k <= kmax {
-			return coef[k] != 0
-		}
-		return c.nz[i]&(1<<k) != 0
-	}
-	refine := func(k int) {
-		if br.bit() && k <= kmax && coef[k]&p1 == 0 {
-			if coef[k] >= 0 {
-				coef[k] += p1
-			} else {
-				coef[k] += m1
-			}
-		}
-	}
 	k := s.ss
 	if d.eobrun == 0 {
-		for ; k <= s.se; k++ {
+		for k <= s.se {
 			if br.n < 32 {
 				br.refill()
 			}
@@ -404,34 +393,68 @@ func (d *decoder) acRefine(s *scan, c *component, coef []int16, i int) error {
 				}
 				break
 			}
-			for ; k <= s.se; k++ {
-				if nonzero(k) {
-					refine(k)
-					continue
-				}
-				if r == 0 {
-					if v != 0 {
-						if k <= kmax {
-							coef[k] = v
-						} else {
-							c.nz[i] |= 1 << k
-						}
-					}
-					break
-				}
-				r--
-			}
+			k = d.refineRun(c, coef, i, k, s.se, r, v, p1, m1)
 		}
 	}
 	if d.eobrun > 0 {
-		for ; k <= s.se; k++ {
-			if nonzero(k) {
-				refine(k)
+		for ; k <= s.se && k <= d.kmax; k++ {
+			if coef[k] != 0 {
+				refineCoef(br, coef, k, p1, m1)
 			}
+		}
+		if k <= s.se {
+			br.skip(bits.OnesCount64(c.nz[i] & bandBits(k, s.se)))
 		}
 		d.eobrun--
 	}
 	return nil
+}
+
+// refineRun passes r zero coefficients from k, reading a correction bit for each non-zero one
+// on the way, puts v at the zero coefficient after them, and returns the index after it.
+func (d *decoder) refineRun(c *component, coef []int16, i, k, se, r int, v, p1, m1 int16) int {
+	br := &d.br
+	for ; k <= se && k <= d.kmax; k++ {
+		if coef[k] != 0 {
+			refineCoef(br, coef, k, p1, m1)
+			continue
+		}
+		if r == 0 {
+			if v != 0 {
+				coef[k] = v
+			}
+			return k + 1
+		}
+		r--
+	}
+	for k <= se {
+		z := k + bits.TrailingZeros64(^(c.nz[i] >> k)) // the next zero coefficient
+		if z > se {
+			br.skip(z - k - max(0, z-se-1))
+			return se + 1
+		}
+		br.skip(z - k)
+		if r == 0 {
+			if v != 0 {
+				c.nz[i] |= 1 << z
+			}
+			return z + 1
+		}
+		r--
+		k = z + 1
+	}
+	return k
+}
+
+// refineCoef reads the correction bit of the non-zero coefficient k.
+func refineCoef(br *bitReader, coef []int16, k int, p1, m1 int16) {
+	if br.bit() && coef[k]&p1 == 0 {
+		if coef[k] >= 0 {
+			coef[k] += p1
+		} else {
+			coef[k] += m1
+		}
+	}
 }
 
 // reconstruct computes the pixels of a progressive file's component from its coefficients.
