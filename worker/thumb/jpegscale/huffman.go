@@ -249,8 +249,15 @@ func (b *bitReader) skipAC(t *huffTable, k int) error {
 		k += adv
 	}
 	b.acc, b.n = acc, n
+	if k > 64 && k < acEOB {
+		// A run past the last coefficient: invalid. image/jpeg stops before the extra bits of
+		// such a coefficient, this decoder after them; let image/jpeg decide.
+		return errPastEnd
+	}
 	return nil
 }
+
+var errPastEnd = unsupported("run past the last coefficient of a block")
 
 // readAC decodes the AC coefficients of a block into blk (zigzag order) up to index kmax, and
 // skips the rest.
@@ -275,6 +282,9 @@ func (b *bitReader) readAC(t *huffTable, blk *[64]int32, kmax int) error {
 		}
 		k += adv
 		if k > 64 {
+			if k < acEOB {
+				return errPastEnd
+			}
 			return nil
 		}
 		blk[(k-1)&63] = v

@@ -66,8 +66,10 @@ func (d *decoder) readScan(seg []byte, pos int) (int, error) {
 	s := scan{comps: comps[:ns], ss: int(seg[1+2*ns]), se: int(seg[2+2*ns]), ah: int(seg[3+2*ns] >> 4), al: int(seg[3+2*ns] & 15)}
 	if !d.progressive {
 		s.ss, s.se, s.ah, s.al = 0, 63, 0, 0
-	} else if s.ss == 0 && s.se != 0 || s.ss > 0 && (ns != 1 || s.se < s.ss || s.se > 63) || s.al > 13 || s.ah > 13 {
-		return 0, FormatError("bad spectral selection or successive approximation")
+	} else if s.ss == 0 && s.se != 0 || s.ss > 0 && (ns != 1 || s.se < s.ss || s.se > 63) {
+		return 0, FormatError("bad spectral selection")
+	} else if s.al > 13 || s.ah > 13 { // invalid for 8-bit samples, but image/jpeg goes on
+		return 0, unsupported("successive approximation Ah=%d Al=%d", s.ah, s.al)
 	}
 	for _, c := range s.comps {
 		if !d.qdef[c.tq] { // invalid, but image/jpeg decodes it (with zeros): let it
@@ -348,10 +350,10 @@ func (d *decoder) acFirst(s *scan, c *component, coef []int16, i int) error {
 			continue
 		}
 		k += r
-		v := br.receive(sz)
-		if k > 63 {
+		if k > s.se { // invalid; stop where image/jpeg does, before the extra bits
 			break
 		}
+		v := br.receive(sz)
 		if k <= d.kmax {
 			coef[k] = int16(v << s.al)
 		} else {
