@@ -14,4 +14,21 @@
 // else (arithmetic coding, 12-bit samples, lossless and hierarchical files, CMYK/YCCK, RGB,
 // other sampling factors) is refused with an error wrapping ErrUnsupported, for a full decoder
 // to handle.
+//
+// # Speed and memory
+//
+// Measured with `go test -bench . ./worker/thumb/jpegscale` on the inputs of /tmp/bench-inputs
+// (Go 1.26, a 2-core VM shared with other benchmarks, so these are the better of three runs):
+//
+//	4000x3000 baseline 4:2:0 Q90 (2 MB) at 1/8        27 ms   0.57 MB   4 allocs
+//	                                     at 1/4        47 ms   2.3 MB
+//	                                     at 1/2        98 ms   9.0 MB
+//	the same pixels, progressive, at 1/8               12 ms   0.58 MB   4 allocs
+//	                                     at 1/4       109 ms   3.3 MB
+//	9464x5324 baseline (9 MB) at 1/8                  125 ms   2.4 MB    4 allocs
+//	image/jpeg, the 4000x3000 file at full size       196 ms    36 MB
+//
+// At 1/8 most of the time goes into Huffman-decoding AC coefficients only to skip them. The
+// allocations are the output planes; decoders (Huffman tables, the coefficients of progressive
+// files: 2 bytes per block at 1/8, 50 at 1/4, 128 at 1/1) are kept in a sync.Pool.
 package jpegscale
