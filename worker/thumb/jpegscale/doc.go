@@ -30,5 +30,6 @@
 //
 // At 1/8 most of the time goes into Huffman-decoding AC coefficients only to skip them. The
 // allocations are the output planes; decoders (Huffman tables, the coefficients of progressive
-// files: 2 bytes per block at 1/8, 50 at 1/4, 128 at 1/1) are kept in a sync.Pool.
+// files: 2 bytes per block at 1/8, 10 at 1/4, 50 at 1/2, 128 at 1/1, plus 8 for a non-zero mask
+// when AC scans reach past the coefficients kept) are kept in a sync.Pool.
 package jpegscale
