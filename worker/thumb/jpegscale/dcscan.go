@@ -35,7 +35,9 @@ func (d *decoder) dcScan(s *scan) error {
 	for y := range mcuY {
 		for x := range mcuX {
 			if d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
-				d.restart(s)
+				if err := d.restart(s); err != nil {
+					return err
+				}
 			}
 			mcu++
 			for _, p := range places[:n] {
@@ -90,7 +92,7 @@ func (d *decoder) dcScan(s *scan) error {
 				c.coef[(by*c.bw+bx)*d.ncoef] = int16(c.pred << al)
 			}
 		}
-		if br.pad > 0 && br.pos >= len(br.data) {
+		if br.overrun() {
 			return errTruncated
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -228,4 +229,41 @@ func readFixture(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// withSize returns a copy of a baseline fixture whose SOF0 header claims w x h.
+func withSize(t *testing.T, name string, w, h int) []byte {
+	data := bytes.Clone(readFixture(t, name))
+	i := bytes.Index(data, []byte{0xff, 0xc0})
+	if i < 0 {
+		t.Fatalf("%s has no SOF0", name)
+	}
+	data[i+5], data[i+6], data[i+7], data[i+8] = byte(h>>8), byte(h), byte(w>>8), byte(w)
+	return data
+}
+
+func TestHostileHeadersAllocateLittle(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		w, h     int
+		maxAlloc uint64
+	}{
+		{"65535x65535 is refused before allocating", 65535, 65535, 64 << 10},
+		{"16000x16000 with 3 KB of data fails as truncated after allocating only its 1/8 planes", 16000, 16000, 8 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := withSize(t, "420.jpg", tt.w, tt.h)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := Decode(data, 8)
+			runtime.ReadMemStats(&after)
+			if err == nil {
+				t.Errorf("Decode(%dx%d header on 3 KB) succeeded; want an error", tt.w, tt.h)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > tt.maxAlloc {
+				t.Errorf("Decode(%dx%d header) allocated %d KB; want at most %d KB", tt.w, tt.h, alloc>>10, tt.maxAlloc>>10)
+			}
+			t.Logf("%v", err)
+		})
+	}
 }

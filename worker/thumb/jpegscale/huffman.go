@@ -96,7 +96,7 @@ type bitReader struct {
 	pos  int    // next byte of data to read
 	acc  uint64 // the next n bits, from the most significant bit
 	n    uint
-	pad  int // zero bytes supplied past a marker or the end of the data
+	pad  int // zero bytes supplied past a marker or the end of the data, the last ones in acc
 }
 
 func (b *bitReader) reset(data []byte, pos int) {
@@ -138,6 +138,13 @@ func (b *bitReader) refill() {
 		b.acc |= uint64(c) << (56 - b.n)
 		b.n += 8
 	}
+}
+
+// overrun tells whether bits past the data (past a marker or the end) were read: the scan's data
+// was short. Checked once per MCU row and restart interval, it bounds the work on a file whose
+// header promises more than its data holds.
+func (b *bitReader) overrun() bool {
+	return b.pad*8 > int(b.n)
 }
 
 // symbol decodes one Huffman symbol; the caller has made sure of at least 16 bits.

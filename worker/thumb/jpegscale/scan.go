@@ -194,7 +194,9 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 	for y := range my {
 		for x := range mx {
 			if d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
-				d.restart(s)
+				if err := d.restart(s); err != nil {
+					return 0, err
+				}
 			}
 			mcu++
 			if len(s.comps) == 1 {
@@ -213,8 +215,8 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 				}
 			}
 		}
-		if br.pad > 0 && br.pos >= len(br.data) {
-			return 0, errTruncated // no marker ended the data: the file stops in this scan
+		if br.overrun() {
+			return 0, errTruncated
 		}
 	}
 	return nextMarker(d.data, min(br.pos, len(d.data))), nil
@@ -222,14 +224,18 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 
 // restart handles the end of a restart interval: the bits left are padding, an RSTn marker
 // should come next, and the predictions start again.
-func (d *decoder) restart(s *scan) {
+func (d *decoder) restart(s *scan) error {
 	br := &d.br
+	if br.overrun() {
+		return errTruncated
+	}
 	p := nextRST(br.data, br.pos)
 	br.reset(br.data, p)
 	for _, c := range s.comps {
 		c.pred = 0
 	}
 	d.eobrun = 0
+	return nil
 }
 
 // nextRST finds the next marker from pos and returns the position after it if it is a restart
