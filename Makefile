@@ -32,6 +32,10 @@ test-worker: test-deps ## Run the worker's tests only
 bench: ## Run the image engine's Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./worker/thumb/
 
+.PHONY: fuzz-jpeg
+fuzz-jpeg: ## Fuzz the JPEG decoder that reduces while decoding against image/jpeg (FUZZTIME=2m)
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(or $(FUZZTIME),2m) ./worker/thumb/jpegscale/
+
 # The AWS CLI is the real client `thumbq local --serve` is tested with: Debian's package if missing.
 test-deps:
 	@command -v aws >/dev/null 2>&1 || { \
