@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/thumbq/thumbq/worker/thumb/jpegscale"
 	"golang.org/x/image/draw"
 )
 
@@ -42,9 +43,31 @@ func jpeg12MP(b *testing.B) []byte {
 	return photo12MP
 }
 
-// BenchmarkMake12MP is the whole pipeline on a 12 megapixel JPEG: decoding is most of it.
+// BenchmarkMake12MP is the whole pipeline on a 12 megapixel JPEG, decoded at 1/8 by jpegscale,
+// and for comparison with the full-size decode of image/jpeg.
 func BenchmarkMake12MP(b *testing.B) {
 	data := jpeg12MP(b)
+	b.Run("scaled decode (used)", func(b *testing.B) { benchMake(b, data) })
+	b.Run("image/jpeg full-size decode", func(b *testing.B) {
+		withoutScaledJPEG(func() { benchMake(b, data) })
+	})
+}
+
+// BenchmarkMakeLargeJPEG runs the pipeline on the inputs shared by the benchmarks of all
+// branches, when /tmp/bench-inputs has them: a progressive 12 MP photo and a 50 MP one.
+func BenchmarkMakeLargeJPEG(b *testing.B) {
+	for _, name := range []string{"jpeg-progressive.jpg", "jpeg-50mp.jpg"} {
+		b.Run(name, func(b *testing.B) {
+			data, err := os.ReadFile(filepath.Join("/tmp/bench-inputs", name))
+			if err != nil {
+				b.Skipf("no benchmark input: %v", err)
+			}
+			benchMake(b, data)
+		})
+	}
+}
+
+func benchMake(b *testing.B, data []byte) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Make(data, Options{}); err != nil {
@@ -53,14 +76,25 @@ func BenchmarkMake12MP(b *testing.B) {
 	}
 }
 
+// BenchmarkDecode12MP compares decoding the 12 MP JPEG at 1/8 with decoding it whole.
 func BenchmarkDecode12MP(b *testing.B) {
 	data := jpeg12MP(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
-			b.Fatal(err)
+	b.Run("jpegscale at 1/8", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := jpegscale.Decode(data, 8); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("image/jpeg", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkResize12MP compares ways to bring the decoded 4000x3000 YCbCr photo to 64x48.

@@ -28,10 +28,13 @@ var decoders = map[string]func(io.Reader) (image.Image, error){
 // scaledDecoders decode an image already reduced, where the format allows it, so that neither the
 // time nor the memory of a thumbnail grows with the full-size pixels. shrink is the largest
 // integer factor the image may be reduced by: each side of the result must be at least
-// floor(side/shrink) pixels, and a decoder may reduce by less. The dimensions of the source are those checkLimits read from the header. A decoder
-// returns errFullDecode for a file it does not handle (a JPEG feature it lacks, say): decode then
+// floor(side/shrink) pixels, and a decoder may reduce by less. The dimensions of the source are
+// those checkLimits read from the header. A decoder returns errFullDecode for a file it does not handle (a JPEG feature it lacks, say): decode then
 // falls back to the full-size decoder above, which remains the reference.
-var scaledDecoders = map[string]func(data []byte, shrink int) (image.Image, error){}
+var scaledDecoders = map[string]func(data []byte, shrink int) (image.Image, error){
+	"jpeg": decodeJPEGScaled,
+	"png":  decodePNGScaled,
+}
 
 // errFullDecode asks decode to use the full-size decoder instead of the scaled one.
 var errFullDecode = errors.New("full-size decode needed")

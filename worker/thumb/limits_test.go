@@ -195,7 +195,14 @@ func TestMakeHandlesA50MegapixelPhoto(t *testing.T) {
 	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 75}); err != nil {
 		t.Fatal(err)
 	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	res, got := mustMake(t, buf.Bytes(), Options{})
+	runtime.ReadMemStats(&after)
+	// Decoded at 1/8 (jpegscale), it needs 1/64 of the 75 MB image/jpeg would allocate.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("Make(%dx%d JPEG) allocated %d MB; want at most 8 MB (decoded at 1/8)", w, h, alloc>>20)
+	}
 	if res.Width != 64 || res.Height != 43 || res.SourceWidth != w || res.SourceHeight != h {
 		t.Errorf("Make(%dx%d JPEG) = %dx%d from %dx%d; want 64x43", w, h, res.Width, res.Height, res.SourceWidth, res.SourceHeight)
 	}
