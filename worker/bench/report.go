@@ -155,7 +155,7 @@ func (r report) markdown() string {
 	e := r.Env
 	fmt.Fprintf(&b, "Measured %s on %s (%s), %s, thumbq %s; %s.\n", e.Date, e.Machine, e.CPU, e.Go, or(e.Commit, "(no git)"), strings.Join(e.Tools, ", "))
 	if e.LoadStart != "" && e.LoadEnd != "" {
-		fmt.Fprintf(&b, "Load average %s at the start, %s at the end (above the number of CPUs, other work shared the machine).\n", e.LoadStart, e.LoadEnd)
+		fmt.Fprintf(&b, "Load average %s at the start, %s at the end (a load above the number of CPUs means other work shared the machine).\n", e.LoadStart, e.LoadEnd)
 	}
 	fmt.Fprintf(&b, "Command: `%s`.\n", e.Command)
 	if len(r.Engine) > 0 {
