@@ -30,7 +30,7 @@ type Environment struct {
 
 	CPU         int // Fargate task CPU units (1024 = 1 vCPU)
 	MemoryMiB   int
-	Concurrency int // images worked on at once per task; each may hold a decoded bitmap
+	Concurrency int // images worked on at once per task; each may hold a decoded bitmap (formats decoded at full size)
 
 	MinTasks int // 0 lets the service scale to zero when the queue is empty
 	MaxTasks int

@@ -81,8 +81,8 @@ func Defaults() Config {
 }
 
 // DefaultConcurrency is the number of CPUs Go may use (GOMAXPROCS, which follows the container's
-// CPU limit): decoding is CPU-bound, and each image in flight may hold a large decoded bitmap, so
-// more would add memory, not speed.
+// CPU limit): decoding is CPU-bound, so more would add memory (a format decoded at full size
+// holds its whole bitmap), not speed.
 func DefaultConcurrency() int { return runtime.GOMAXPROCS(0) }
 
 // Load reads the configuration from getenv (os.Getenv in production) and validates it. The error
@@ -196,7 +196,7 @@ func Variables() []Variable {
 		{EnvThumbHeight, strconv.Itoa(d.ThumbHeight), false, "height of that box"},
 		{EnvMaxBytes, strconv.FormatInt(d.MaxBytes, 10), false, "largest object downloaded, in bytes"},
 		{EnvMaxPixels, strconv.FormatInt(d.MaxPixels, 10), false, "largest image decoded, width x height"},
-		{EnvConcurrency, "CPUs", false, "images processed at once (each may hold a decoded bitmap of up to 4 bytes x THUMBQ_MAX_PIXELS)"},
+		{EnvConcurrency, "CPUs", false, "images processed at once (JPEG and PNG are decoded already reduced; a GIF, WebP, BMP, TIFF or CMYK JPEG may hold a decoded bitmap of up to 4 bytes x THUMBQ_MAX_PIXELS)"},
 		{EnvURLExpiry, d.URLExpiry.String(), false, "presigned link lifetime; at most 168h, and never past the signing credentials' expiry"},
 		{EnvVisibilityTimeout, d.VisibilityTimeout.String(), false, "the work queue's visibility timeout; renewed every third of it while an image is worked on"},
 		{EnvGracePeriod, d.GracePeriod.String(), false, "time in-flight work gets after SIGTERM before it is handed back"},
