@@ -54,11 +54,12 @@ func BenchmarkMake12MP(b *testing.B) {
 }
 
 // BenchmarkMakeLargeJPEG runs the pipeline on the inputs shared by the benchmarks of all
-// branches, when /tmp/bench-inputs has them: a progressive 12 MP photo and a 50 MP one.
+// branches, when .bench/inputs (made by make bench) has them: a progressive 12 MP photo and a
+// 50 MP one.
 func BenchmarkMakeLargeJPEG(b *testing.B) {
 	for _, name := range []string{"jpeg-progressive.jpg", "jpeg-50mp.jpg"} {
 		b.Run(name, func(b *testing.B) {
-			data, err := os.ReadFile(filepath.Join("/tmp/bench-inputs", name))
+			data, err := os.ReadFile(filepath.Join("..", "..", ".bench", "inputs", name))
 			if err != nil {
 				b.Skipf("no benchmark input: %v", err)
 			}
@@ -148,12 +149,13 @@ var (
 	pngSource string
 )
 
-// png12MP is /tmp/bench-inputs/png-12mp.png (4000x3000 RGB, written by libvips at zlib level 6)
+// png12MP is .bench/inputs/png-12mp.png (4000x3000 RGB, written by libvips at zlib level 6, made
+// by make bench)
 // when it exists, else the 12 megapixel photo of jpeg12MP written as an RGB PNG by image/png.
 func png12MP(b *testing.B) []byte {
 	pngOnce.Do(func() {
-		if data, err := os.ReadFile("/tmp/bench-inputs/png-12mp.png"); err == nil {
-			photoPNG, pngSource = data, "/tmp/bench-inputs/png-12mp.png"
+		if data, err := os.ReadFile(filepath.Join("..", "..", ".bench", "inputs", "png-12mp.png")); err == nil {
+			photoPNG, pngSource = data, filepath.Join("..", "..", ".bench", "inputs", "png-12mp.png")
 			return
 		}
 		src, err := jpeg.Decode(bytes.NewReader(jpeg12MP(b)))

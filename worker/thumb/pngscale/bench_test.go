@@ -20,11 +20,11 @@ var (
 	photoPNG  []byte
 )
 
-// png12MP is /tmp/bench-inputs/png-12mp.png (a 4000x3000 RGB photo written by libvips at zlib
-// level 6) when it exists, else a 4000x3000 PNG made here by enlarging the test photograph.
+// png12MP is .bench/inputs/png-12mp.png (a 4000x3000 RGB photo written by libvips at zlib level 6,
+// made by make bench) when it exists, else a 4000x3000 PNG made here by enlarging the test photograph.
 func png12MP(b *testing.B) []byte {
 	photoOnce.Do(func() {
-		if data, err := os.ReadFile("/tmp/bench-inputs/png-12mp.png"); err == nil {
+		if data, err := os.ReadFile(filepath.Join("..", "..", "..", ".bench", "inputs", "png-12mp.png")); err == nil {
 			photoPNG = data
 			return
 		}
