@@ -17,7 +17,29 @@ type huffTable struct {
 	maxCode [17]int32
 	delta   [17]int32
 	vals    [256]uint8
+	// skip, indexed by the next skipBits bits, skips several AC symbols at once (see skipEntry).
+	// Only sequential scans use it: it is allocated and built when one first needs it (skipOK),
+	// and kept with the pooled decoder.
+	skip   *[1 << skipBits]uint32
+	skipOK bool
 }
+
+// skipBits is how many bits of the stream the skip tables are indexed by.
+const skipBits = 12
+
+// A skipEntry packs, for the skipBits bits it is indexed by, what the whole AC symbols (code and
+// extra bits) at their start add up to, stopping after an end of block:
+//
+//	bits 0-4    the bits they take, 0 when not even one fits
+//	bit 7       set when the last of them is an end of block
+//	bits 8-15   how far they move the zigzag index, plus 1 for an end of block (so that the
+//	            entry may be used when k+advance <= 64); 255 when none fits
+//	bits 16-20  the bits the first symbol alone takes, 0 when it does not fit either
+//	bits 24-31  how far the first symbol alone moves the index (acEOB for an end of block)
+const (
+	skipEOB  = 1 << 7
+	skipNone = 255 << 8
+)
 
 // An acEntry packs, for the bits that start with an AC code:
 //
@@ -33,6 +55,7 @@ const (
 func (t *huffTable) build(counts []byte, vals []byte) error {
 	clear(t.fast[:])
 	clear(t.ac[:])
+	t.skipOK = false
 	copy(t.vals[:], vals)
 	code, k := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
@@ -58,6 +81,73 @@ func (t *huffTable) build(counts []byte, vals []byte) error {
 		code <<= 1
 	}
 	return nil
+}
+
+// buildSkip fills the skip table from the others.
+func (t *huffTable) buildSkip() {
+	if t.skip == nil {
+		t.skip = new([1 << skipBits]uint32)
+	}
+	for i := range uint32(len(t.skip)) {
+		var used, adv, first uint32
+		eob := false
+		for used < skipBits {
+			l, rs, ok := t.peek(i<<used<<(16-skipBits)&0xffff, skipBits-uint(used))
+			if !ok {
+				break
+			}
+			r, s := uint32(rs>>4), uint32(rs&15)
+			var a uint32
+			switch {
+			case s != 0:
+				a = r + 1
+			case r == 0:
+				a, eob = 1, true
+			case r == 15:
+				a = 16
+			default: // an end-of-band run: left to acSlow, which refuses it
+				l = skipBits + 1
+			}
+			if used+l+s > skipBits {
+				break
+			}
+			if used == 0 {
+				first = (l+s)<<16 | a<<24
+				if eob {
+					first = (l+s)<<16 | acEOB<<24
+				}
+			}
+			used += l + s
+			adv += a
+			if eob {
+				break
+			}
+		}
+		switch {
+		case used == 0:
+			t.skip[i] = skipNone
+		case eob:
+			t.skip[i] = first | adv<<8 | skipEOB | used
+		default:
+			t.skip[i] = first | adv<<8 | used
+		}
+	}
+	t.skipOK = true
+}
+
+// peek decodes the Huffman code at the start of the 16 bits w, of which only the first n are
+// known, returning its length and symbol, or ok == false when no whole code is there.
+func (t *huffTable) peek(w uint32, n uint) (l uint32, sym byte, ok bool) {
+	if e := t.fast[w>>(16-lookBits)]; e != 0 {
+		l := uint32(e >> 8)
+		return l, byte(e), l <= uint32(n)
+	}
+	for l := uint(lookBits + 1); l <= n; l++ {
+		if c := int32(w >> (16 - l)); c < t.maxCode[l] {
+			return uint32(l), t.vals[(c+t.delta[l])&0xff], true
+		}
+	}
+	return 0, 0, false
 }
 
 // acEntry computes the ac table entry for symbol rs whose code has length l, given the lookBits
@@ -233,6 +323,54 @@ func (b *bitReader) acSlow(t *huffTable) (int, int32, error) {
 // skipAC decodes the AC coefficients of a block from zigzag index k to the end without keeping
 // them: the part of the work that a reduced decode cannot avoid in a sequential file.
 func (b *bitReader) skipAC(t *huffTable, k int) error {
+	if !t.skipOK {
+		return b.skipAC1(t, k)
+	}
+	acc, n := b.acc, b.n
+	skip := t.skip
+	for k < 64 {
+		if n < 32 {
+			b.acc, b.n = acc, n
+			b.refill()
+			acc, n = b.acc, b.n
+		}
+		e := skip[acc>>(64-skipBits)]
+		if kk := k + int(e>>8&0xff); kk <= 64 {
+			l := uint(e & 31)
+			acc <<= l
+			n -= l
+			k = kk
+			if e&skipEOB != 0 {
+				b.acc, b.n = acc, n
+				return nil
+			}
+			continue
+		}
+		if l := uint(e >> 16 & 31); l != 0 {
+			acc <<= l
+			n -= l
+			k += int(e >> 24)
+			continue
+		}
+		b.acc, b.n = acc, n
+		adv, _, err := b.acSlow(t)
+		if err != nil {
+			return err
+		}
+		acc, n = b.acc, b.n
+		k += adv
+	}
+	b.acc, b.n = acc, n
+	if k > 64 && k < acEOB {
+		// A run past the last coefficient: invalid. image/jpeg stops before the extra bits of
+		// such a coefficient, this decoder after them; let image/jpeg decide.
+		return errPastEnd
+	}
+	return nil
+}
+
+// skipAC1 is skipAC a symbol at a time, for a table without a skip table.
+func (b *bitReader) skipAC1(t *huffTable, k int) error {
 	acc, n := b.acc, b.n
 	for k < 64 {
 		if n < 32 {
@@ -257,8 +395,6 @@ func (b *bitReader) skipAC(t *huffTable, k int) error {
 	}
 	b.acc, b.n = acc, n
 	if k > 64 && k < acEOB {
-		// A run past the last coefficient: invalid. image/jpeg stops before the extra bits of
-		// such a coefficient, this decoder after them; let image/jpeg decide.
 		return errPastEnd
 	}
 	return nil

@@ -180,6 +180,13 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 		c.pred = 0
 	}
 	d.eobrun = 0
+	if !d.progressive && d.scanBlocks(s) >= skipTableMinBlocks {
+		for _, c := range s.comps {
+			if !c.ac.skipOK {
+				c.ac.buildSkip()
+			}
+		}
+	}
 	if s.ss == 0 && (d.progressive || d.kmax == 0) {
 		if err := d.dcScan(s); err != nil {
 			return 0, err
@@ -220,6 +227,23 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 		}
 	}
 	return nextMarker(d.data, min(br.pos, len(d.data))), nil
+}
+
+// skipTableMinBlocks is how many blocks a sequential scan needs for its AC tables to be given
+// skip tables: building one costs about as much as skipping the coefficients of 1000 blocks with
+// it saves. A variable for the tests, which compare decodes with and without them.
+var skipTableMinBlocks = 4096
+
+// scanBlocks returns how many blocks the scan s has.
+func (d *decoder) scanBlocks(s *scan) int {
+	if len(s.comps) == 1 {
+		return s.comps[0].cw * s.comps[0].ch
+	}
+	n := 0
+	for _, c := range s.comps {
+		n += c.h * c.v
+	}
+	return n * d.mcuX * d.mcuY
 }
 
 // restart handles the end of a restart interval: the bits left are padding, an RSTn marker
