@@ -1,14 +1,16 @@
 package jpegscale
 
+// A place is a block of an MCU.
+type place struct {
+	c      *component
+	dx, dy int // block offset within the MCU
+	mx, my int // blocks per MCU across and down for this component (1, 1 when alone)
+}
+
 // dcScan decodes, without a call per block, the scans that reduce to DC coefficients: the DC
 // scans of a progressive file (first and refinement), and a sequential scan at 1/8, where the
 // AC coefficients are decoded only to be skipped. These are all the work of a decode at 1/8.
 func (d *decoder) dcScan(s *scan) error {
-	type place struct {
-		c      *component
-		dx, dy int // block offset within the MCU
-		mx, my int // blocks per MCU across and down for this component (1, 1 when alone)
-	}
 	var places [10]place
 	n := 0
 	mcuX, mcuY := d.mcuX, d.mcuY
@@ -26,6 +28,9 @@ func (d *decoder) dcScan(s *scan) error {
 				}
 			}
 		}
+	}
+	if !d.progressive && skipTables(s) {
+		return d.skipScan(s, places[:n], mcuX, mcuY)
 	}
 	br := &d.br
 	sequential := !d.progressive
@@ -96,5 +101,125 @@ func (d *decoder) dcScan(s *scan) error {
 			return errTruncated
 		}
 	}
+	return nil
+}
+
+// skipTables tells whether all the AC tables of a scan have skip tables.
+func skipTables(s *scan) bool {
+	for _, c := range s.comps {
+		if !c.ac.skipOK {
+			return false
+		}
+	}
+	return true
+}
+
+// skipScan is dcScan for a sequential scan whose AC tables have skip tables. It keeps the bit
+// reader's state in locals and inlines the common cases of refilling, decoding the DC difference
+// and skipping the AC coefficients; the rest goes through the bit reader.
+func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
+	br := &d.br
+	data := br.data
+	acc, n, pos := br.acc, br.n, br.pos
+	var rows [10]int // the index in c.pix of each place's block in the first MCU of the row
+	mcu := 0
+	for y := range mcuY {
+		for i, p := range places {
+			rows[i] = (y*p.my+p.dy)*p.c.stride + p.dx
+		}
+		for x := range mcuX {
+			if d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
+				br.acc, br.n, br.pos = acc, n, pos
+				if err := d.restart(s); err != nil {
+					return err
+				}
+				acc, n, pos = br.acc, br.n, br.pos
+			}
+			mcu++
+			for i, p := range places {
+				c := p.c
+				if n < 32 {
+					var ok bool
+					if acc, n, pos, ok = refillWord(data, pos, acc, n); !ok {
+						br.acc, br.n, br.pos = acc, n, pos
+						br.refill()
+						acc, n, pos = br.acc, br.n, br.pos
+					}
+				}
+				var sz uint
+				if e := c.dc.fast[acc>>(64-lookBits)]; e != 0 {
+					l := uint(e >> 8)
+					acc <<= l
+					n -= l
+					sz = uint(e & 0xff)
+				} else {
+					br.acc, br.n, br.pos = acc, n, pos
+					v, err := br.symbol(c.dc)
+					if err != nil {
+						return err
+					}
+					acc, n, pos = br.acc, br.n, br.pos
+					sz = uint(v)
+				}
+				if sz > 16 {
+					return FormatError("excessive DC component")
+				}
+				v := int32(acc >> (64 - sz)) // 0 when sz == 0
+				acc <<= sz
+				n -= sz
+				if sz > 0 && v < 1<<(sz-1) {
+					v += -1<<sz + 1
+				}
+				c.pred += v
+
+				skip := c.ac.skip
+				for k := 1; ; {
+					if n < 32 {
+						var ok bool
+						if acc, n, pos, ok = refillWord(data, pos, acc, n); !ok {
+							br.acc, br.n, br.pos = acc, n, pos
+							br.refill()
+							acc, n, pos = br.acc, br.n, br.pos
+						}
+					}
+					e := skip[acc>>(64-skipBits)]
+					if kk := k + int(e>>8&0xff); kk <= 64 {
+						l := uint(e & 31)
+						acc <<= l
+						n -= l
+						k = kk
+						if e&skipEOB != 0 || k == 64 {
+							break
+						}
+						continue
+					}
+					if l := uint(e >> 16 & 31); l != 0 {
+						acc <<= l
+						n -= l
+						k += int(e >> 24)
+					} else {
+						br.acc, br.n, br.pos = acc, n, pos
+						adv, _, err := br.acSlow(c.ac)
+						if err != nil {
+							return err
+						}
+						acc, n, pos = br.acc, br.n, br.pos
+						k += adv
+					}
+					if k >= 64 {
+						if k > 64 && k < acEOB {
+							return errPastEnd
+						}
+						break
+					}
+				}
+				c.pix[rows[i]+x*p.mx] = dcPixel(c.pred * d.quant[c.tq][0])
+			}
+		}
+		if br.pad*8 > int(n) { // br.overrun()
+			return errTruncated
+		}
+	}
+	br.acc, br.n, br.pos = acc, n, pos
 	return nil
 }

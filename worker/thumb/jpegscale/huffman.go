@@ -230,6 +230,20 @@ func (b *bitReader) refill() {
 	}
 }
 
+// refillWord is refill's fast path on a bit reader's state held in locals: when the eight bytes
+// at pos hold no 0xFF it tops acc up to 56-63 bits and returns ok. The bits of acc past the n it
+// returns are not cleared: they are the stream's next bits, which later refills OR in again.
+func refillWord(data []byte, pos int, acc uint64, n uint) (uint64, uint, int, bool) {
+	if pos < 0 || pos+8 > len(data) {
+		return acc, n, pos, false
+	}
+	w := binary.BigEndian.Uint64(data[pos:])
+	if x := ^w; (x-0x0101010101010101)&^x&0x8080808080808080 != 0 {
+		return acc, n, pos, false
+	}
+	return acc | w>>n, n | 56, pos + int(63-n)>>3, true
+}
+
 // overrun tells whether bits past the data (past a marker or the end) were read: the scan's data
 // was short. Checked once per MCU row and restart interval, it bounds the work on a file whose
 // header promises more than its data holds.
