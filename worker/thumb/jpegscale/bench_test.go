@@ -72,7 +72,7 @@ func BenchmarkBuildSkip(b *testing.B) {
 		0xf9, 0xfa,
 	}
 	var t huffTable
-	if err := t.build(counts, vals); err != nil {
+	if err := t.build(counts, vals, false); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

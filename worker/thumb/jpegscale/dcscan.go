@@ -121,6 +121,16 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 	br := &d.br
 	data := br.data
 	acc, n, pos := br.acc, br.n, br.pos
+	type skipPlace struct {
+		place
+		dc, ac *huffTable
+		skip   *[1 << skipBits]uint32
+		q      int32 // the DC quantizer
+	}
+	var sp [10]skipPlace
+	for i, p := range places {
+		sp[i] = skipPlace{p, p.c.dc, p.c.ac, p.c.ac.skip, d.quant[p.c.tq][0]}
+	}
 	var rows [10]int // the index in c.pix of each place's block in the first MCU of the row
 	mcu := 0
 	for y := range mcuY {
@@ -136,7 +146,8 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 				acc, n, pos = br.acc, br.n, br.pos
 			}
 			mcu++
-			for i, p := range places {
+			for i := range places {
+				p := &sp[i]
 				c := p.c
 				if n < 32 {
 					var ok bool
@@ -146,33 +157,21 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 						acc, n, pos = br.acc, br.n, br.pos
 					}
 				}
-				var sz uint
-				if e := c.dc.fast[acc>>(64-lookBits)]; e != 0 {
-					l := uint(e >> 8)
+				if e := p.dc.fused[acc>>(64-lookBits)]; e&31 != 0 {
+					l := uint(e & 31)
 					acc <<= l
 					n -= l
-					sz = uint(e & 0xff)
+					c.pred += int32(e) >> 16
 				} else {
 					br.acc, br.n, br.pos = acc, n, pos
-					v, err := br.symbol(c.dc)
+					v, err := br.dcDiff(p.dc)
 					if err != nil {
 						return err
 					}
 					acc, n, pos = br.acc, br.n, br.pos
-					sz = uint(v)
+					c.pred += v
 				}
-				if sz > 16 {
-					return FormatError("excessive DC component")
-				}
-				v := int32(acc >> (64 - sz)) // 0 when sz == 0
-				acc <<= sz
-				n -= sz
-				if sz > 0 && v < 1<<(sz-1) {
-					v += -1<<sz + 1
-				}
-				c.pred += v
 
-				skip := c.ac.skip
 				for k := 1; ; {
 					if n < 32 {
 						var ok bool
@@ -182,7 +181,7 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 							acc, n, pos = br.acc, br.n, br.pos
 						}
 					}
-					e := skip[acc>>(64-skipBits)]
+					e := p.skip[acc>>(64-skipBits)]
 					if kk := k + int(e>>8&0xff); kk <= 64 {
 						l := uint(e & 31)
 						acc <<= l
@@ -199,7 +198,7 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 						k += int(e >> 24)
 					} else {
 						br.acc, br.n, br.pos = acc, n, pos
-						adv, _, err := br.acSlow(c.ac)
+						adv, _, err := br.acSlow(p.ac)
 						if err != nil {
 							return err
 						}
@@ -213,7 +212,7 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 						break
 					}
 				}
-				c.pix[rows[i]+x*p.mx] = dcPixel(c.pred * d.quant[c.tq][0])
+				c.pix[rows[i]+x*p.mx] = dcPixel(c.pred * p.q)
 			}
 		}
 		if br.pad*8 > int(n) { // br.overrun()

@@ -348,7 +348,7 @@ func (d *decoder) readDHT(seg []byte) error {
 		if tc == 1 {
 			t, def = &d.ac[th], &d.acDef[th]
 		}
-		if err := t.build(seg[1:17], seg[17:17+total]); err != nil {
+		if err := t.build(seg[1:17], seg[17:17+total], tc == 0); err != nil {
 			return err
 		}
 		*def = true

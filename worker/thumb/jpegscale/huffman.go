@@ -10,8 +10,9 @@ const lookBits = 10
 type huffTable struct {
 	// fast, indexed by the next lookBits bits: code length<<8 | symbol, 0 when the code is longer.
 	fast [1 << lookBits]uint16
-	// ac, indexed the same way, decodes an AC symbol and its extra bits at once (see acEntry).
-	ac [1 << lookBits]uint32
+	// fused, indexed the same way, decodes a symbol and its extra bits at once: see acEntry for
+	// an AC table, dcEntry for a DC one.
+	fused [1 << lookBits]uint32
 	// For codes longer than lookBits: a code c of length l is valid when c < maxCode[l], and its
 	// symbol is vals[c+delta[l]].
 	maxCode [17]int32
@@ -51,10 +52,10 @@ const (
 	acEOB = 128 // an advance that ends any block
 )
 
-// build fills the table from the BITS and HUFFVAL lists of a DHT segment.
-func (t *huffTable) build(counts []byte, vals []byte) error {
+// build fills the table, a DC one or an AC one, from the BITS and HUFFVAL lists of a DHT segment.
+func (t *huffTable) build(counts []byte, vals []byte, dc bool) error {
 	clear(t.fast[:])
-	clear(t.ac[:])
+	clear(t.fused[:])
 	t.skipOK = false
 	copy(t.vals[:], vals)
 	code, k := int32(0), int32(0)
@@ -72,7 +73,11 @@ func (t *huffTable) build(counts []byte, vals []byte) error {
 				first := code << shift
 				for i := first; i < first+1<<shift; i++ {
 					t.fast[i] = uint16(l)<<8 | uint16(sym)
-					t.ac[i] = acEntry(uint(l), sym, uint32(i), shift)
+					if dc {
+						t.fused[i] = dcEntry(uint(l), sym, uint32(i), shift)
+					} else {
+						t.fused[i] = acEntry(uint(l), sym, uint32(i), shift)
+					}
 				}
 			}
 			code++
@@ -169,6 +174,19 @@ func acEntry(l uint, rs byte, i uint32, rest uint) uint32 {
 	v := int32(i>>(rest-s)) & (1<<s - 1)
 	v = extend(v, s)
 	return uint32(uint16(int16(v)))<<16 | (r+1)<<8 | uint32(l)<<4 | uint32(l+s)
+}
+
+// A dcEntry packs, for the bits that start with a DC code, the code length plus the extra bits in
+// bits 0-4 when both fit in lookBits (else 0), and the difference they give (signed) in bits 16-31.
+func dcEntry(l uint, s byte, i uint32, rest uint) uint32 {
+	if uint(s) > rest {
+		return 0
+	}
+	var v int32
+	if s > 0 {
+		v = extend(int32(i>>(rest-uint(s)))&(1<<s-1), uint(s))
+	}
+	return uint32(uint16(int16(v)))<<16 | uint32(l+uint(s))
 }
 
 // extend turns s extra bits v into the signed value they stand for (T.81 F.2.2.1, EXTEND).
@@ -268,6 +286,18 @@ func (b *bitReader) symbol(t *huffTable) (byte, error) {
 		}
 	}
 	return 0, FormatError("bad Huffman code")
+}
+
+// dcDiff decodes a DC difference; the caller has made sure of at least 32 bits.
+func (b *bitReader) dcDiff(t *huffTable) (int32, error) {
+	sz, err := b.symbol(t)
+	if err != nil {
+		return 0, err
+	}
+	if sz > 16 {
+		return 0, FormatError("excessive DC component")
+	}
+	return b.receive(uint(sz)), nil
 }
 
 // bits reads s <= 16 bits; the caller has made sure they are there.
@@ -392,7 +422,7 @@ func (b *bitReader) skipAC1(t *huffTable, k int) error {
 			b.refill()
 			acc, n = b.acc, b.n
 		}
-		e := t.ac[acc>>(64-lookBits)]
+		e := t.fused[acc>>(64-lookBits)]
 		if l := uint(e & 15); l != 0 {
 			acc <<= l
 			n -= l
@@ -426,7 +456,7 @@ func (b *bitReader) readAC(t *huffTable, blk *[64]int32, kmax int) error {
 		}
 		var adv int
 		var v int32
-		e := t.ac[b.acc>>(64-lookBits)]
+		e := t.fused[b.acc>>(64-lookBits)]
 		if l := uint(e & 15); l != 0 {
 			b.acc <<= l
 			b.n -= l

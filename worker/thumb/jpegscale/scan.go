@@ -341,15 +341,7 @@ func (d *decoder) block(s *scan, c *component, bx, by int) error {
 
 // dcDiff decodes the DC difference of a block.
 func (d *decoder) dcDiff(c *component) (int32, error) {
-	br := &d.br
-	sz, err := br.symbol(c.dc)
-	if err != nil {
-		return 0, err
-	}
-	if sz > 16 {
-		return 0, FormatError("excessive DC component")
-	}
-	return br.receive(uint(sz)), nil
+	return d.br.dcDiff(c.dc)
 }
 
 // acFirst decodes the first scan of a band of AC coefficients of a block (T.81 G.1.2.2).
