@@ -149,13 +149,12 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 			for i := range places {
 				p := &sp[i]
 				c := p.c
-				if n < 32 {
-					var ok bool
-					if acc, n, pos, ok = refillWord(data, pos, acc, n); !ok {
-						br.acc, br.n, br.pos = acc, n, pos
-						br.refill()
-						acc, n, pos = br.acc, br.n, br.pos
-					}
+				// Top up for every block, which costs less than a branch that goes either way;
+				// then there are at least 32 bits, as dcDiff needs.
+				if a, m, q, ok := refillWord(data, pos, acc, n); ok {
+					acc, n, pos = a, m, q
+				} else if n < 32 {
+					acc, n, pos = br.refillFrom(acc, n, pos)
 				}
 				if e := p.dc.fused[acc>>(64-lookBits)]; e&31 != 0 {
 					l := uint(e & 31)
@@ -173,12 +172,10 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 				}
 
 				for k := 1; ; {
-					if n < 32 {
+					if n < skipBits {
 						var ok bool
 						if acc, n, pos, ok = refillWord(data, pos, acc, n); !ok {
-							br.acc, br.n, br.pos = acc, n, pos
-							br.refill()
-							acc, n, pos = br.acc, br.n, br.pos
+							acc, n, pos = br.refillFrom(acc, n, pos)
 						}
 					}
 					e := p.skip[acc>>(64-skipBits)]
@@ -197,6 +194,9 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 						n -= l
 						k += int(e >> 24)
 					} else {
+						if n < 32 {
+							acc, n, pos = br.refillFrom(acc, n, pos)
+						}
 						br.acc, br.n, br.pos = acc, n, pos
 						adv, _, err := br.acSlow(p.ac)
 						if err != nil {

@@ -262,6 +262,13 @@ func refillWord(data []byte, pos int, acc uint64, n uint) (uint64, uint, int, bo
 	return acc | w>>n, n | 56, pos + int(63-n)>>3, true
 }
 
+// refillFrom is refill for a bit reader's state held in locals.
+func (b *bitReader) refillFrom(acc uint64, n uint, pos int) (uint64, uint, int) {
+	b.acc, b.n, b.pos = acc, n, pos
+	b.refill()
+	return b.acc, b.n, b.pos
+}
+
 // overrun tells whether bits past the data (past a marker or the end) were read: the scan's data
 // was short. Checked once per MCU row and restart interval, it bounds the work on a file whose
 // header promises more than its data holds.
