@@ -105,6 +105,8 @@ type decoder struct {
 
 	br  bitReader
 	blk [64]int32
+	// The IDCT's coefficients and row results (output), kept here as they need no clearing.
+	f, tmp [64]float32
 }
 
 func (d *decoder) reset(data []byte, scale, size int) {

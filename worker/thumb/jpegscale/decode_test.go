@@ -312,3 +312,26 @@ func TestHostileHeadersAllocateLittle(t *testing.T) {
 		})
 	}
 }
+
+// TestOutput2IsOutput checks the unrolled 2x2 IDCT against the general one.
+func TestOutput2IsOutput(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	d := &decoder{size: 2}
+	for i := range d.quant[0] {
+		d.quant[0][i] = int32(1 + r.IntN(30))
+	}
+	c := &component{stride: 2, pix: make([]byte, 4)}
+	want := make([]byte, 4)
+	for range 10000 {
+		var blk [64]int32
+		for _, k := range []int{0, 1, 2, 4} {
+			blk[k] = int32(r.IntN(2001) - 1000)
+		}
+		d.outputN(c, &blk, 0, 0)
+		copy(want, c.pix)
+		d.output2(c, &blk, 0, 0)
+		if !bytes.Equal(c.pix, want) {
+			t.Fatalf("output2(%v) = %v; want %v", blk[:5], c.pix, want)
+		}
+	}
+}

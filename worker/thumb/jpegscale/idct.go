@@ -77,10 +77,19 @@ func dcPixel(dc int32) uint8 {
 // output writes the size x size pixels of the block at (bx, by) of c from its coefficients blk
 // (zigzag order, not yet dequantized).
 func (d *decoder) output(c *component, blk *[64]int32, bx, by int) {
+	if d.size == 2 {
+		d.output2(c, blk, bx, by)
+		return
+	}
+	d.outputN(c, blk, bx, by)
+}
+
+// outputN is output for any size.
+func (d *decoder) outputN(c *component, blk *[64]int32, bx, by int) {
 	n := d.size
 	t := &idcts[n]
 	q := &d.quant[c.tq]
-	var f, tmp [64]float32
+	f, tmp := &d.f, &d.tmp // every element output reads it writes first
 	for i, k := range t.zz {
 		f[i] = float32(blk[k&63] * q[k&63])
 	}
@@ -105,7 +114,31 @@ func (d *decoder) output(c *component, blk *[64]int32, bx, by int) {
 			for v := range n {
 				s += tr[v] * tmp[v*n+x]
 			}
-			row[x] = uint8(min(max(s, 0), 255))
+			row[x] = clampPixel(s)
 		}
 	}
+}
+
+// output2 is output at size 2, unrolled: the same operations in the same order.
+func (d *decoder) output2(c *component, blk *[64]int32, bx, by int) {
+	t := &idcts[2].tab // t[x*2+u]
+	q := &d.quant[c.tq]
+	// The coefficients (u, v) = (0, 0), (1, 0), (0, 1), (1, 1) are at zigzag 0, 1, 2, 4.
+	f0, f1 := float32(blk[0]*q[0]), float32(blk[1]*q[1])
+	f2, f3 := float32(blk[2]*q[2]), float32(blk[4]*q[4])
+	// Rows, tmp[v*2+x], then columns.
+	r0, r1 := t[0]*f0+t[1]*f1, t[2]*f0+t[3]*f1
+	r2, r3 := t[0]*f2+t[1]*f3, t[2]*f2+t[3]*f3
+	i := by*2*c.stride + bx*2
+	top := c.pix[i : i+2]
+	bot := c.pix[i+c.stride : i+c.stride+2]
+	top[0] = clampPixel(128.5 + t[0]*r0 + t[1]*r2)
+	top[1] = clampPixel(128.5 + t[0]*r1 + t[1]*r3)
+	bot[0] = clampPixel(128.5 + t[2]*r0 + t[3]*r2)
+	bot[1] = clampPixel(128.5 + t[2]*r1 + t[3]*r3)
+}
+
+// clampPixel is the level of an output sample s (128 and 0.5 for rounding already added).
+func clampPixel(s float32) uint8 {
+	return uint8(min(max(s, 0), 255))
 }
