@@ -313,25 +313,27 @@ func TestHostileHeadersAllocateLittle(t *testing.T) {
 	}
 }
 
-// TestOutput2IsOutput checks the unrolled 2x2 IDCT against the general one.
-func TestOutput2IsOutput(t *testing.T) {
+// TestUnrolledIDCTs checks the 2x2 and 4x4 IDCTs written out against the general one.
+func TestUnrolledIDCTs(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	d := &decoder{size: 2}
-	for i := range d.quant[0] {
-		d.quant[0][i] = int32(1 + r.IntN(30))
-	}
-	c := &component{stride: 2, pix: make([]byte, 4)}
-	want := make([]byte, 4)
-	for range 10000 {
-		var blk [64]int32
-		for _, k := range []int{0, 1, 2, 4} {
-			blk[k] = int32(r.IntN(2001) - 1000)
+	for _, n := range []int{2, 4} {
+		d := &decoder{size: n}
+		for i := range d.quant[0] {
+			d.quant[0][i] = int32(1 + r.IntN(30))
 		}
-		d.outputN(c, &blk, 0, 0)
-		copy(want, c.pix)
-		d.output2(c, &blk, 0, 0)
-		if !bytes.Equal(c.pix, want) {
-			t.Fatalf("output2(%v) = %v; want %v", blk[:5], c.pix, want)
+		c := &component{stride: n, pix: make([]byte, n*n)}
+		want := make([]byte, n*n)
+		for range 10000 {
+			var blk [64]int32
+			for _, k := range idcts[n].zz {
+				blk[k] = int32(r.IntN(2001) - 1000)
+			}
+			d.outputN(c, &blk, 0, 0)
+			copy(want, c.pix)
+			d.output(c, &blk, 0, 0)
+			if !bytes.Equal(c.pix, want) {
+				t.Fatalf("size %d: output(%v) = %v; want %v", n, blk, c.pix, want)
+			}
 		}
 	}
 }
