@@ -10,6 +10,8 @@ type place struct {
 // dcScan decodes, without a call per block, the scans that reduce to DC coefficients: the DC
 // scans of a progressive file (first and refinement), and a sequential scan at 1/8, where the
 // AC coefficients are decoded only to be skipped. These are all the work of a decode at 1/8.
+// It also takes the sequential scans at 1/4 and 1/2 whose AC tables have skip tables, for
+// skipScan.
 func (d *decoder) dcScan(s *scan) error {
 	var places [10]place
 	n := 0
@@ -114,9 +116,10 @@ func skipTables(s *scan) bool {
 	return true
 }
 
-// skipScan is dcScan for a sequential scan whose AC tables have skip tables. It keeps the bit
-// reader's state in locals and inlines the common cases of refilling, decoding the DC difference
-// and skipping the AC coefficients; the rest goes through the bit reader.
+// skipScan decodes a sequential scan whose AC tables have skip tables, at 1/8, 1/4 or 1/2. It
+// keeps the bit reader's state in locals and inlines the common cases of refilling, decoding the
+// DC difference and the AC coefficients up to kmax (as readAC) and skipping the rest (as
+// skipAC); the rest goes through the bit reader.
 func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 	br := &d.br
 	data := br.data
@@ -131,6 +134,7 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 	for i, p := range places {
 		sp[i] = skipPlace{p, p.c.dc, p.c.ac, p.c.ac.skip, d.quant[p.c.tq][0]}
 	}
+	kmax, blk := d.kmax, &d.blk
 	var rows [10]int // the index in c.pix of each place's block in the first MCU of the row
 	mcu := 0
 	for y := range mcuY {
@@ -171,7 +175,39 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 					c.pred += v
 				}
 
-				for k := 1; ; {
+				k := 1
+				if kmax > 0 { // readAC with the state in locals
+					blk[0] = c.pred
+					for k <= kmax {
+						if n < 32 {
+							var ok bool
+							if acc, n, pos, ok = refillWord(data, pos, acc, n); !ok {
+								acc, n, pos = br.refillFrom(acc, n, pos)
+							}
+						}
+						var adv int
+						var v int32
+						if e := p.ac.fused[acc>>(64-lookBits)]; e&15 != 0 {
+							l := uint(e & 15)
+							acc <<= l
+							n -= l
+							adv, v = int(e>>8&0xff), int32(int16(e>>16))
+						} else {
+							br.acc, br.n, br.pos = acc, n, pos
+							var err error
+							if adv, v, err = br.acSlow(p.ac); err != nil {
+								return err
+							}
+							acc, n, pos = br.acc, br.n, br.pos
+						}
+						k += adv
+						if k > 64 {
+							break
+						}
+						blk[(k-1)&63] = v
+					}
+				}
+				for k < 64 {
 					if n < skipBits {
 						var ok bool
 						if acc, n, pos, ok = refillWord(data, pos, acc, n); !ok {
@@ -205,12 +241,14 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 						acc, n, pos = br.acc, br.n, br.pos
 						k += adv
 					}
-					if k >= 64 {
-						if k > 64 && k < acEOB {
-							return errPastEnd
-						}
-						break
-					}
+				}
+				if k > 64 && k < acEOB {
+					return errPastEnd
+				}
+				if kmax > 0 {
+					d.output(c, blk, x*p.mx+p.dx, y*p.my+p.dy)
+					clear(blk[:kmax+1])
+					continue
 				}
 				c.pix[rows[i]+x*p.mx] = dcPixel(c.pred * p.q)
 			}

@@ -187,7 +187,7 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 			}
 		}
 	}
-	if s.ss == 0 && (d.progressive || d.kmax == 0) {
+	if s.ss == 0 && (d.progressive || d.kmax == 0 || d.kmax < 63 && skipTables(s)) {
 		if err := d.dcScan(s); err != nil {
 			return 0, err
 		}
