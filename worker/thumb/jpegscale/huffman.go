@@ -18,9 +18,9 @@ type huffTable struct {
 	maxCode [17]int32
 	delta   [17]int32
 	vals    [256]uint8
-	// skip, indexed by the next skipBits bits, skips several AC symbols at once (see skipEntry).
-	// Only sequential scans use it: it is allocated and built when one first needs it (skipOK),
-	// and kept with the pooled decoder.
+	// skip, indexed by the next skipBits bits, skips several AC symbols at once (see skipEOB for
+	// its entries). Only skipScan uses it: it is allocated and built when a large sequential scan
+	// first needs it (skipOK), and kept with the pooled decoder.
 	skip   *[1 << skipBits]uint32
 	skipOK bool
 }
@@ -28,7 +28,7 @@ type huffTable struct {
 // skipBits is how many bits of the stream the skip tables are indexed by.
 const skipBits = 12
 
-// A skipEntry packs, for the skipBits bits it is indexed by, what the whole AC symbols (code and
+// An entry of a skip table packs, for the skipBits bits it is indexed by, what the whole AC symbols (code and
 // extra bits) at their start add up to, stopping after an end of block:
 //
 //	bits 0-4    the bits they take, 0 when not even one fits
@@ -372,56 +372,9 @@ func (b *bitReader) acSlow(t *huffTable) (int, int32, error) {
 }
 
 // skipAC decodes the AC coefficients of a block from zigzag index k to the end without keeping
-// them: the part of the work that a reduced decode cannot avoid in a sequential file.
+// them: the part of the work that a reduced decode cannot avoid in a sequential file (skipScan
+// does it several symbols at a time).
 func (b *bitReader) skipAC(t *huffTable, k int) error {
-	if !t.skipOK {
-		return b.skipAC1(t, k)
-	}
-	acc, n := b.acc, b.n
-	skip := t.skip
-	for k < 64 {
-		if n < 32 {
-			b.acc, b.n = acc, n
-			b.refill()
-			acc, n = b.acc, b.n
-		}
-		e := skip[acc>>(64-skipBits)]
-		if kk := k + int(e>>8&0xff); kk <= 64 {
-			l := uint(e & 31)
-			acc <<= l
-			n -= l
-			k = kk
-			if e&skipEOB != 0 {
-				b.acc, b.n = acc, n
-				return nil
-			}
-			continue
-		}
-		if l := uint(e >> 16 & 31); l != 0 {
-			acc <<= l
-			n -= l
-			k += int(e >> 24)
-			continue
-		}
-		b.acc, b.n = acc, n
-		adv, _, err := b.acSlow(t)
-		if err != nil {
-			return err
-		}
-		acc, n = b.acc, b.n
-		k += adv
-	}
-	b.acc, b.n = acc, n
-	if k > 64 && k < acEOB {
-		// A run past the last coefficient: invalid. image/jpeg stops before the extra bits of
-		// such a coefficient, this decoder after them; let image/jpeg decide.
-		return errPastEnd
-	}
-	return nil
-}
-
-// skipAC1 is skipAC a symbol at a time, for a table without a skip table.
-func (b *bitReader) skipAC1(t *huffTable, k int) error {
 	acc, n := b.acc, b.n
 	for k < 64 {
 		if n < 32 {
@@ -446,6 +399,8 @@ func (b *bitReader) skipAC1(t *huffTable, k int) error {
 	}
 	b.acc, b.n = acc, n
 	if k > 64 && k < acEOB {
+		// A run past the last coefficient: invalid. image/jpeg stops before the extra bits of
+		// such a coefficient, this decoder after them; let image/jpeg decide.
 		return errPastEnd
 	}
 	return nil

@@ -180,7 +180,7 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 		c.pred = 0
 	}
 	d.eobrun = 0
-	if !d.progressive && d.scanBlocks(s) >= skipTableMinBlocks {
+	if !d.progressive && d.kmax < 63 && d.scanBlocks(s) >= skipTableMinBlocks {
 		for _, c := range s.comps {
 			if !c.ac.skipOK {
 				c.ac.buildSkip()
