@@ -226,6 +226,11 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 			return 0, errTruncated
 		}
 	}
+	if d.eobrun > 0 {
+		// An end-of-band run past the last block: invalid. image/jpeg carries what is left of it
+		// into the next scan (found by FuzzDecode); let it decide.
+		return 0, unsupported("end-of-band run past the end of a scan")
+	}
 	return nextMarker(d.data, min(br.pos, len(d.data))), nil
 }
 
