@@ -96,7 +96,11 @@ func (d *decoder) dcScan(s *scan) error {
 					c.pix[by*c.stride+bx] = dcPixel(c.pred * d.quant[c.tq][0])
 					continue
 				}
-				c.coef[(by*c.bw+bx)*d.ncoef] = int16(c.pred << al)
+				w := c.pred << al
+				if w != int32(int16(w)) {
+					return errCoefRange
+				}
+				c.coef[(by*c.bw+bx)*d.ncoef] = int16(w)
 			}
 		}
 		if br.overrun() {

@@ -331,7 +331,11 @@ func (d *decoder) block(s *scan, c *component, bx, by int) error {
 			return err
 		}
 		c.pred += dc
-		coef[0] = int16(c.pred << s.al)
+		w := c.pred << s.al
+		if w != int32(int16(w)) {
+			return errCoefRange
+		}
+		coef[0] = int16(w)
 	case s.ss == 0:
 		if br.bit() {
 			coef[0] |= 1 << s.al
@@ -382,7 +386,11 @@ func (d *decoder) acFirst(s *scan, c *component, coef []int16, i int) error {
 		}
 		v := br.receive(sz)
 		if k <= d.kmax {
-			coef[k] = int16(v << s.al)
+			w := v << s.al
+			if w != int32(int16(w)) {
+				return errCoefRange
+			}
+			coef[k] = int16(w)
 		} else {
 			c.nz[i] |= 1 << k
 		}
@@ -390,6 +398,10 @@ func (d *decoder) acFirst(s *scan, c *component, coef []int16, i int) error {
 	}
 	return nil
 }
+
+// errCoefRange refuses a progressive file whose coefficients do not fit the int16 they are kept
+// in: invalid for 8-bit samples (T.81 limits them to 11 bits), where image/jpeg keeps int32s.
+var errCoefRange = unsupported("coefficient out of range")
 
 // acRefine decodes a refinement scan of a band of AC coefficients of a block (T.81 G.1.2.3).
 // Coefficients above kmax are not kept, only whether they are non-zero (c.nz): their correction
