@@ -105,6 +105,8 @@ type decoder struct {
 
 	br  bitReader
 	blk [64]int32
+	// The IDCT's coefficients and row results (output), kept here as they need no clearing.
+	f, tmp [64]float32
 }
 
 func (d *decoder) reset(data []byte, scale, size int) {
@@ -348,7 +350,7 @@ func (d *decoder) readDHT(seg []byte) error {
 		if tc == 1 {
 			t, def = &d.ac[th], &d.acDef[th]
 		}
-		if err := t.build(seg[1:17], seg[17:17+total]); err != nil {
+		if err := t.build(seg[1:17], seg[17:17+total], tc == 0); err != nil {
 			return err
 		}
 		*def = true

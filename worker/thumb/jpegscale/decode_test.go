@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -88,6 +89,50 @@ func TestDecodeMatchesTheStandardLibrary(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestSkipTablesChangeNothing decodes every fixture and image of the standard encoder with
+// and without skip tables, which must give the same pixels or the same error.
+func TestSkipTablesChangeNothing(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.jpg")
+	inputs := map[string][]byte{}
+	for _, f := range files {
+		inputs[filepath.Base(f)] = readFixture(t, filepath.Base(f))
+	}
+	for _, q := range []int{10, 50, 90, 100} {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, picture(123, 77, false), &jpeg.Options{Quality: q}); err != nil {
+			t.Fatal(err)
+		}
+		inputs[fmt.Sprintf("123x77 quality %d", q)] = buf.Bytes()
+	}
+	for name, data := range inputs {
+		for _, scale := range scales {
+			if err := sameWithSkipTables(data, scale); err != nil {
+				t.Errorf("%s at 1/%d: %v", name, scale, err)
+			}
+		}
+	}
+}
+
+// sameWithSkipTables decodes data at 1/scale without skip tables and with them, and tells how
+// the two differ.
+func sameWithSkipTables(data []byte, scale int) error {
+	defer func(saved int) { skipTableMinBlocks = saved }(skipTableMinBlocks)
+	skipTableMinBlocks = math.MaxInt
+	want, wantErr := Decode(data, scale)
+	skipTableMinBlocks = 0
+	got, err := Decode(data, scale)
+	switch {
+	case (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error():
+		return fmt.Errorf("with skip tables the error is %v; without, %v", err, wantErr)
+	case err != nil:
+		return nil
+	}
+	if d, err := diffImages(want, got, 1); err != nil || d != 0 {
+		return fmt.Errorf("with skip tables the pixels differ by %v (%v)", d, err)
+	}
+	return nil
 }
 
 func checkAgainstStdlib(t *testing.T, data []byte, scale int) {
@@ -265,5 +310,30 @@ func TestHostileHeadersAllocateLittle(t *testing.T) {
 			}
 			t.Logf("%v", err)
 		})
+	}
+}
+
+// TestUnrolledIDCTs checks the 2x2 and 4x4 IDCTs written out against the general one.
+func TestUnrolledIDCTs(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{2, 4} {
+		d := &decoder{size: n}
+		for i := range d.quant[0] {
+			d.quant[0][i] = int32(1 + r.IntN(30))
+		}
+		c := &component{stride: n, pix: make([]byte, n*n)}
+		want := make([]byte, n*n)
+		for range 10000 {
+			var blk [64]int32
+			for _, k := range idcts[n].zz {
+				blk[k] = int32(r.IntN(2001) - 1000)
+			}
+			d.outputN(c, &blk, 0, 0)
+			copy(want, c.pix)
+			d.output(c, &blk, 0, 0)
+			if !bytes.Equal(c.pix, want) {
+				t.Fatalf("size %d: output(%v) = %v; want %v", n, blk, c.pix, want)
+			}
+		}
 	}
 }

@@ -10,14 +10,37 @@ const lookBits = 10
 type huffTable struct {
 	// fast, indexed by the next lookBits bits: code length<<8 | symbol, 0 when the code is longer.
 	fast [1 << lookBits]uint16
-	// ac, indexed the same way, decodes an AC symbol and its extra bits at once (see acEntry).
-	ac [1 << lookBits]uint32
+	// fused, indexed the same way, decodes a symbol and its extra bits at once: see acEntry for
+	// an AC table, dcEntry for a DC one.
+	fused [1 << lookBits]uint32
 	// For codes longer than lookBits: a code c of length l is valid when c < maxCode[l], and its
 	// symbol is vals[c+delta[l]].
 	maxCode [17]int32
 	delta   [17]int32
 	vals    [256]uint8
+	// skip, indexed by the next skipBits bits, skips several AC symbols at once (see skipEOB for
+	// its entries). Only skipScan uses it: it is allocated and built when a large sequential scan
+	// first needs it (skipOK), and kept with the pooled decoder.
+	skip   *[1 << skipBits]uint32
+	skipOK bool
 }
+
+// skipBits is how many bits of the stream the skip tables are indexed by.
+const skipBits = 12
+
+// An entry of a skip table packs, for the skipBits bits it is indexed by, what the whole AC symbols (code and
+// extra bits) at their start add up to, stopping after an end of block:
+//
+//	bits 0-4    the bits they take, 0 when not even one fits
+//	bit 7       set when the last of them is an end of block
+//	bits 8-15   how far they move the zigzag index, plus 1 for an end of block (so that the
+//	            entry may be used when k+advance <= 64); 255 when none fits
+//	bits 16-20  the bits the first symbol alone takes, 0 when it does not fit either
+//	bits 24-31  how far the first symbol alone moves the index (acEOB for an end of block)
+const (
+	skipEOB  = 1 << 7
+	skipNone = 255 << 8
+)
 
 // An acEntry packs, for the bits that start with an AC code:
 //
@@ -29,10 +52,11 @@ const (
 	acEOB = 128 // an advance that ends any block
 )
 
-// build fills the table from the BITS and HUFFVAL lists of a DHT segment.
-func (t *huffTable) build(counts []byte, vals []byte) error {
+// build fills the table, a DC one or an AC one, from the BITS and HUFFVAL lists of a DHT segment.
+func (t *huffTable) build(counts []byte, vals []byte, dc bool) error {
 	clear(t.fast[:])
-	clear(t.ac[:])
+	clear(t.fused[:])
+	t.skipOK = false
 	copy(t.vals[:], vals)
 	code, k := int32(0), int32(0)
 	for l := 1; l <= 16; l++ {
@@ -49,7 +73,11 @@ func (t *huffTable) build(counts []byte, vals []byte) error {
 				first := code << shift
 				for i := first; i < first+1<<shift; i++ {
 					t.fast[i] = uint16(l)<<8 | uint16(sym)
-					t.ac[i] = acEntry(uint(l), sym, uint32(i), shift)
+					if dc {
+						t.fused[i] = dcEntry(uint(l), sym, uint32(i), shift)
+					} else {
+						t.fused[i] = acEntry(uint(l), sym, uint32(i), shift)
+					}
 				}
 			}
 			code++
@@ -58,6 +86,73 @@ func (t *huffTable) build(counts []byte, vals []byte) error {
 		code <<= 1
 	}
 	return nil
+}
+
+// buildSkip fills the skip table from the others.
+func (t *huffTable) buildSkip() {
+	if t.skip == nil {
+		t.skip = new([1 << skipBits]uint32)
+	}
+	for i := range uint32(len(t.skip)) {
+		var used, adv, first uint32
+		eob := false
+		for used < skipBits {
+			l, rs, ok := t.peek(i<<used<<(16-skipBits)&0xffff, skipBits-uint(used))
+			if !ok {
+				break
+			}
+			r, s := uint32(rs>>4), uint32(rs&15)
+			var a uint32
+			switch {
+			case s != 0:
+				a = r + 1
+			case r == 0:
+				a, eob = 1, true
+			case r == 15:
+				a = 16
+			default: // an end-of-band run: left to acSlow, which refuses it
+				l = skipBits + 1
+			}
+			if used+l+s > skipBits {
+				break
+			}
+			if used == 0 {
+				first = (l+s)<<16 | a<<24
+				if eob {
+					first = (l+s)<<16 | acEOB<<24
+				}
+			}
+			used += l + s
+			adv += a
+			if eob {
+				break
+			}
+		}
+		switch {
+		case used == 0:
+			t.skip[i] = skipNone
+		case eob:
+			t.skip[i] = first | adv<<8 | skipEOB | used
+		default:
+			t.skip[i] = first | adv<<8 | used
+		}
+	}
+	t.skipOK = true
+}
+
+// peek decodes the Huffman code at the start of the 16 bits w, of which only the first n are
+// known, returning its length and symbol, or ok == false when no whole code is there.
+func (t *huffTable) peek(w uint32, n uint) (l uint32, sym byte, ok bool) {
+	if e := t.fast[w>>(16-lookBits)]; e != 0 {
+		l := uint32(e >> 8)
+		return l, byte(e), l <= uint32(n)
+	}
+	for l := uint(lookBits + 1); l <= n; l++ {
+		if c := int32(w >> (16 - l)); c < t.maxCode[l] {
+			return uint32(l), t.vals[(c+t.delta[l])&0xff], true
+		}
+	}
+	return 0, 0, false
 }
 
 // acEntry computes the ac table entry for symbol rs whose code has length l, given the lookBits
@@ -79,6 +174,19 @@ func acEntry(l uint, rs byte, i uint32, rest uint) uint32 {
 	v := int32(i>>(rest-s)) & (1<<s - 1)
 	v = extend(v, s)
 	return uint32(uint16(int16(v)))<<16 | (r+1)<<8 | uint32(l)<<4 | uint32(l+s)
+}
+
+// A dcEntry packs, for the bits that start with a DC code, the code length plus the extra bits in
+// bits 0-4 when both fit in lookBits (else 0), and the difference they give (signed) in bits 16-31.
+func dcEntry(l uint, s byte, i uint32, rest uint) uint32 {
+	if uint(s) > rest {
+		return 0
+	}
+	var v int32
+	if s > 0 {
+		v = extend(int32(i>>(rest-uint(s)))&(1<<s-1), uint(s))
+	}
+	return uint32(uint16(int16(v)))<<16 | uint32(l+uint(s))
 }
 
 // extend turns s extra bits v into the signed value they stand for (T.81 F.2.2.1, EXTEND).
@@ -140,6 +248,27 @@ func (b *bitReader) refill() {
 	}
 }
 
+// refillWord is refill's fast path on a bit reader's state held in locals: when the eight bytes
+// at pos hold no 0xFF it tops acc up to 56-63 bits and returns ok. The bits of acc past the n it
+// returns are not cleared: they are the stream's next bits, which later refills OR in again.
+func refillWord(data []byte, pos int, acc uint64, n uint) (uint64, uint, int, bool) {
+	if pos < 0 || pos+8 > len(data) {
+		return acc, n, pos, false
+	}
+	w := binary.BigEndian.Uint64(data[pos:])
+	if x := ^w; (x-0x0101010101010101)&^x&0x8080808080808080 != 0 {
+		return acc, n, pos, false
+	}
+	return acc | w>>n, n | 56, pos + int(63-n)>>3, true
+}
+
+// refillFrom is refill for a bit reader's state held in locals.
+func (b *bitReader) refillFrom(acc uint64, n uint, pos int) (uint64, uint, int) {
+	b.acc, b.n, b.pos = acc, n, pos
+	b.refill()
+	return b.acc, b.n, b.pos
+}
+
 // overrun tells whether bits past the data (past a marker or the end) were read: the scan's data
 // was short. Checked once per MCU row and restart interval, it bounds the work on a file whose
 // header promises more than its data holds.
@@ -164,6 +293,18 @@ func (b *bitReader) symbol(t *huffTable) (byte, error) {
 		}
 	}
 	return 0, FormatError("bad Huffman code")
+}
+
+// dcDiff decodes a DC difference; the caller has made sure of at least 32 bits.
+func (b *bitReader) dcDiff(t *huffTable) (int32, error) {
+	sz, err := b.symbol(t)
+	if err != nil {
+		return 0, err
+	}
+	if sz > 16 {
+		return 0, FormatError("excessive DC component")
+	}
+	return b.receive(uint(sz)), nil
 }
 
 // bits reads s <= 16 bits; the caller has made sure they are there.
@@ -231,7 +372,8 @@ func (b *bitReader) acSlow(t *huffTable) (int, int32, error) {
 }
 
 // skipAC decodes the AC coefficients of a block from zigzag index k to the end without keeping
-// them: the part of the work that a reduced decode cannot avoid in a sequential file.
+// them: the part of the work that a reduced decode cannot avoid in a sequential file (skipScan
+// does it several symbols at a time).
 func (b *bitReader) skipAC(t *huffTable, k int) error {
 	acc, n := b.acc, b.n
 	for k < 64 {
@@ -240,7 +382,7 @@ func (b *bitReader) skipAC(t *huffTable, k int) error {
 			b.refill()
 			acc, n = b.acc, b.n
 		}
-		e := t.ac[acc>>(64-lookBits)]
+		e := t.fused[acc>>(64-lookBits)]
 		if l := uint(e & 15); l != 0 {
 			acc <<= l
 			n -= l
@@ -276,7 +418,7 @@ func (b *bitReader) readAC(t *huffTable, blk *[64]int32, kmax int) error {
 		}
 		var adv int
 		var v int32
-		e := t.ac[b.acc>>(64-lookBits)]
+		e := t.fused[b.acc>>(64-lookBits)]
 		if l := uint(e & 15); l != 0 {
 			b.acc <<= l
 			b.n -= l

@@ -77,10 +77,22 @@ func dcPixel(dc int32) uint8 {
 // output writes the size x size pixels of the block at (bx, by) of c from its coefficients blk
 // (zigzag order, not yet dequantized).
 func (d *decoder) output(c *component, blk *[64]int32, bx, by int) {
+	switch d.size {
+	case 2:
+		d.output2(c, blk, bx, by)
+	case 4:
+		d.output4(c, blk, bx, by)
+	default:
+		d.outputN(c, blk, bx, by)
+	}
+}
+
+// outputN is output for any size.
+func (d *decoder) outputN(c *component, blk *[64]int32, bx, by int) {
 	n := d.size
 	t := &idcts[n]
 	q := &d.quant[c.tq]
-	var f, tmp [64]float32
+	f, tmp := &d.f, &d.tmp // every element output reads it writes first
 	for i, k := range t.zz {
 		f[i] = float32(blk[k&63] * q[k&63])
 	}
@@ -105,7 +117,68 @@ func (d *decoder) output(c *component, blk *[64]int32, bx, by int) {
 			for v := range n {
 				s += tr[v] * tmp[v*n+x]
 			}
-			row[x] = uint8(min(max(s, 0), 255))
+			row[x] = clampPixel(s)
+		}
+	}
+}
+
+// output2 is output at size 2, unrolled: the same operations in the same order.
+func (d *decoder) output2(c *component, blk *[64]int32, bx, by int) {
+	t := &idcts[2].tab // t[x*2+u]
+	q := &d.quant[c.tq]
+	// The coefficients (u, v) = (0, 0), (1, 0), (0, 1), (1, 1) are at zigzag 0, 1, 2, 4.
+	f0, f1 := float32(blk[0]*q[0]), float32(blk[1]*q[1])
+	f2, f3 := float32(blk[2]*q[2]), float32(blk[4]*q[4])
+	// Rows, tmp[v*2+x], then columns.
+	r0, r1 := t[0]*f0+t[1]*f1, t[2]*f0+t[3]*f1
+	r2, r3 := t[0]*f2+t[1]*f3, t[2]*f2+t[3]*f3
+	i := by*2*c.stride + bx*2
+	top := c.pix[i : i+2]
+	bot := c.pix[i+c.stride : i+c.stride+2]
+	top[0] = clampPixel(128.5 + t[0]*r0 + t[1]*r2)
+	top[1] = clampPixel(128.5 + t[0]*r1 + t[1]*r3)
+	bot[0] = clampPixel(128.5 + t[2]*r0 + t[3]*r2)
+	bot[1] = clampPixel(128.5 + t[2]*r1 + t[3]*r3)
+}
+
+// clampPixel is the level of an output sample s (128 and 0.5 for rounding already added).
+func clampPixel(s float32) uint8 {
+	return uint8(min(max(s, 0), 255))
+}
+
+// output4 is output at size 4, with the sizes known to the compiler: the same operations in the
+// same order.
+func (d *decoder) output4(c *component, blk *[64]int32, bx, by int) {
+	t := (*[16]float32)(idcts[4].tab[:16])
+	zz := (*[16]int)(idcts[4].zz)
+	q := &d.quant[c.tq]
+	var f, tmp [16]float32
+	for i, k := range zz {
+		f[i] = float32(blk[k&63] * q[k&63])
+	}
+	for v := range 4 {
+		fr := (*[4]float32)(f[v*4:])
+		for x := range 4 {
+			tr := (*[4]float32)(t[x*4:])
+			var s float32
+			s += tr[0] * fr[0]
+			s += tr[1] * fr[1]
+			s += tr[2] * fr[2]
+			s += tr[3] * fr[3]
+			tmp[v*4+x] = s
+		}
+	}
+	i := by*4*c.stride + bx*4
+	for y := range 4 {
+		tr := (*[4]float32)(t[y*4:])
+		row := (*[4]uint8)(c.pix[i+y*c.stride:])
+		for x := range 4 {
+			var s float32 = 128.5
+			s += tr[0] * tmp[x]
+			s += tr[1] * tmp[4+x]
+			s += tr[2] * tmp[8+x]
+			s += tr[3] * tmp[12+x]
+			row[x] = clampPixel(s)
 		}
 	}
 }

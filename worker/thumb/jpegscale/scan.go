@@ -180,7 +180,14 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 		c.pred = 0
 	}
 	d.eobrun = 0
-	if s.ss == 0 && (d.progressive || d.kmax == 0) {
+	if !d.progressive && d.kmax < 63 && d.scanBlocks(s) >= skipTableMinBlocks {
+		for _, c := range s.comps {
+			if !c.ac.skipOK {
+				c.ac.buildSkip()
+			}
+		}
+	}
+	if s.ss == 0 && (d.progressive || d.kmax == 0 || d.kmax < 63 && skipTables(s)) {
 		if err := d.dcScan(s); err != nil {
 			return 0, err
 		}
@@ -219,7 +226,29 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 			return 0, errTruncated
 		}
 	}
+	if d.eobrun > 0 {
+		// An end-of-band run past the last block: invalid. image/jpeg carries what is left of it
+		// into the next scan (found by FuzzDecode); let it decide.
+		return 0, unsupported("end-of-band run past the end of a scan")
+	}
 	return nextMarker(d.data, min(br.pos, len(d.data))), nil
+}
+
+// skipTableMinBlocks is how many blocks a sequential scan needs for its AC tables to be given
+// skip tables: building one costs about as much as skipping the coefficients of 1000 blocks with
+// it saves. A variable for the tests, which compare decodes with and without them.
+var skipTableMinBlocks = 4096
+
+// scanBlocks returns how many blocks the scan s has.
+func (d *decoder) scanBlocks(s *scan) int {
+	if len(s.comps) == 1 {
+		return s.comps[0].cw * s.comps[0].ch
+	}
+	n := 0
+	for _, c := range s.comps {
+		n += c.h * c.v
+	}
+	return n * d.mcuX * d.mcuY
 }
 
 // restart handles the end of a restart interval: the bits left are padding, an RSTn marker
@@ -302,7 +331,11 @@ func (d *decoder) block(s *scan, c *component, bx, by int) error {
 			return err
 		}
 		c.pred += dc
-		coef[0] = int16(c.pred << s.al)
+		w := c.pred << s.al
+		if w != int32(int16(w)) {
+			return errCoefRange
+		}
+		coef[0] = int16(w)
 	case s.ss == 0:
 		if br.bit() {
 			coef[0] |= 1 << s.al
@@ -317,15 +350,7 @@ func (d *decoder) block(s *scan, c *component, bx, by int) error {
 
 // dcDiff decodes the DC difference of a block.
 func (d *decoder) dcDiff(c *component) (int32, error) {
-	br := &d.br
-	sz, err := br.symbol(c.dc)
-	if err != nil {
-		return 0, err
-	}
-	if sz > 16 {
-		return 0, FormatError("excessive DC component")
-	}
-	return br.receive(uint(sz)), nil
+	return d.br.dcDiff(c.dc)
 }
 
 // acFirst decodes the first scan of a band of AC coefficients of a block (T.81 G.1.2.2).
@@ -361,7 +386,11 @@ func (d *decoder) acFirst(s *scan, c *component, coef []int16, i int) error {
 		}
 		v := br.receive(sz)
 		if k <= d.kmax {
-			coef[k] = int16(v << s.al)
+			w := v << s.al
+			if w != int32(int16(w)) {
+				return errCoefRange
+			}
+			coef[k] = int16(w)
 		} else {
 			c.nz[i] |= 1 << k
 		}
@@ -369,6 +398,10 @@ func (d *decoder) acFirst(s *scan, c *component, coef []int16, i int) error {
 	}
 	return nil
 }
+
+// errCoefRange refuses a progressive file whose coefficients do not fit the int16 they are kept
+// in: invalid for 8-bit samples (T.81 limits them to 11 bits), where image/jpeg keeps int32s.
+var errCoefRange = unsupported("coefficient out of range")
 
 // acRefine decodes a refinement scan of a band of AC coefficients of a block (T.81 G.1.2.3).
 // Coefficients above kmax are not kept, only whether they are non-zero (c.nz): their correction
