@@ -27,11 +27,11 @@ type input struct {
 const wallpapers = "/usr/share/backgrounds"
 
 var inputs = []input{
-	{Name: "jpeg-12mp.jpg", About: "12 MP baseline JPEG, 4000x3000 4:2:0 Q90",
+	{Name: "jpeg-12mp.jpg", About: "12 MP baseline JPEG, 4000x3000 4:4:4 Q90 (libvips does not subsample chroma at Q90)",
 		Recipe: "vips crop " + wallpapers + "/Dragonfly_by_Bolly.jpg {out}'[Q=90,strip]' 112 84 4000 3000"},
 	{Name: "jpeg-progressive.jpg", About: "the same, progressive (jpegtran)",
 		Recipe: "jpegtran -progressive -copy none {dir}/jpeg-12mp.jpg > {out}"},
-	{Name: "jpeg-50mp.jpg", About: "50 MP baseline JPEG, 9464x5324 4:2:0 Q90", Large: true,
+	{Name: "jpeg-50mp.jpg", About: "50 MP baseline JPEG, 9464x5324 4:4:4 Q90", Large: true,
 		Recipe: "vips resize " + wallpapers + "/Kleiber_by_Lukas_Baubkus.jpg {out}'[Q=90,strip]' 1.57"},
 	{Name: "png-12mp.png", About: "12 MP PNG, 4000x3000 RGB 8-bit (the 12 MP JPEG, decoded)",
 		Recipe: "vips copy {dir}/jpeg-12mp.jpg {out}"},
