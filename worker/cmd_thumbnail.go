@@ -49,6 +49,7 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var failed int
 	start := time.Now()
 	taken := map[string]string{} // output name -> the file that took it
+	var buf []byte
 	for _, path := range fs.Args() {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -61,7 +62,7 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			continue
 		}
 		taken[name] = path
-		res, err := thumbnailFile(path, filepath.Join(*out, name), opts)
+		res, err := thumbnailFile(path, filepath.Join(*out, name), opts, &buf)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
@@ -85,11 +86,14 @@ type written struct {
 	path string
 }
 
-func thumbnailFile(path, dst string, opts thumb.Options) (written, error) {
-	data, err := os.ReadFile(path)
+// thumbnailFile reads path into *buf (kept from file to file, so a folder of photos does not
+// allocate, fault in and collect a new buffer per file) and writes its thumbnail to dst.
+func thumbnailFile(path, dst string, opts thumb.Options, buf *[]byte) (written, error) {
+	data, err := readInto(path, *buf)
 	if err != nil {
 		return written{}, err
 	}
+	*buf = data
 	res, err := thumb.Make(data, opts)
 	if err != nil {
 		return written{}, err
@@ -101,4 +105,34 @@ func thumbnailFile(path, dst string, opts thumb.Options) (written, error) {
 		return written{}, err
 	}
 	return written{res, dst}, nil
+}
+
+// readInto reads the whole file into buf's storage, growing it when the file is larger.
+func readInto(path string, buf []byte) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if n := int(info.Size()) + 1; cap(buf) < n { // +1: reading to EOF needs no second read
+		buf = make([]byte, 0, n)
+	}
+	buf = buf[:0]
+	for {
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) { // the file grew while being read
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
