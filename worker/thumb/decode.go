@@ -28,10 +28,11 @@ var decoders = map[string]func(io.Reader) (image.Image, error){
 // scaledDecoders decode an image already reduced, where the format allows it, so that neither the
 // time nor the memory of a thumbnail grows with the full-size pixels. shrink is the largest
 // integer factor the image may be reduced by: each side of the result must be at least
-// floor(side/shrink) pixels, and a decoder may reduce by less. The dimensions of the source are
-// those checkLimits read from the header. A decoder returns errFullDecode for a file it does not handle (a JPEG feature it lacks, say): decode then
-// falls back to the full-size decoder above, which remains the reference.
-var scaledDecoders = map[string]func(data []byte, shrink int) (image.Image, error){
+// floor(side/shrink) pixels, and a decoder may reduce by less. w and h are the source's size as
+// checkLimits read it from the header. A decoder returns errFullDecode for a file it does not
+// handle (a JPEG feature it lacks, say): decode then falls back to the full-size decoder above,
+// which remains the reference.
+var scaledDecoders = map[string]func(data []byte, w, h, shrink int) (image.Image, error){
 	"jpeg": decodeJPEGScaled,
 	"png":  decodePNGScaled,
 }
@@ -46,7 +47,7 @@ var errFullDecode = errors.New("full-size decode needed")
 func decode(j *job) *Error {
 	if f, ok := scaledDecoders[j.format]; ok {
 		if shrink := j.shrink(); shrink > 1 {
-			img, err := f(j.data, shrink)
+			img, err := f(j.data, j.width, j.height, shrink)
 			if err == nil {
 				j.img = img
 				return nil

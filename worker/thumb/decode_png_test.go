@@ -70,7 +70,7 @@ func TestScaledPNGDecodeLooksLikeTheFullDecode(t *testing.T) {
 			if k := j.shrink(); k < 2 {
 				t.Fatalf("%s is shrunk %d-fold; want a fixture big enough to be reduced while decoding", file, k)
 			}
-			img, err := decodePNGScaled(data, j.shrink())
+			img, err := decodePNGScaled(data, j.width, j.height, j.shrink())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +91,7 @@ func TestAnInterlacedPNGIsReducedWhileDecodingToo(t *testing.T) {
 	if err != nil {
 		t.Skipf("PngSuite is not installed: %v", err)
 	}
-	got, err := decodePNGScaled(data, 2)
+	got, err := decodePNGScaled(data, 32, 32, 2)
 	if err != nil {
 		t.Fatalf("decodePNGScaled(interlaced, 2) = %v; want the image reduced", err)
 	}

@@ -61,18 +61,19 @@ func TestJPEGIsDecodedReducedWhereItCanBe(t *testing.T) {
 	tests := []struct {
 		name   string
 		file   string
+		sw, sh int // size of the source
 		shrink int
 		w, h   int // size of the decoded image; 0 when the full-size decoder must take it
 	}{
-		{"a 1200x800 photo allowed 9 is decoded at 1/8", "photos/photo-420.jpg", 9, 150, 100},
-		{"allowed 7 it is decoded at 1/4", "photos/photo-420.jpg", 7, 300, 200},
-		{"allowed 2 it is decoded at 1/2", "photos/photo-420.jpg", 2, 600, 400},
-		{"a progressive photo allowed 8 is decoded at 1/8", "photos/photo-progressive.jpg", 8, 128, 96},
-		{"a CMYK JPEG goes to image/jpeg", "cmyk.jpg", 8, 0, 0},
+		{"a 1200x800 photo allowed 9 is decoded at 1/8", "photos/photo-420.jpg", 1200, 800, 9, 150, 100},
+		{"allowed 7 it is decoded at 1/4", "photos/photo-420.jpg", 1200, 800, 7, 300, 200},
+		{"allowed 2 it is decoded at 1/2", "photos/photo-420.jpg", 1200, 800, 2, 600, 400},
+		{"a progressive photo allowed 8 is decoded at 1/8", "photos/photo-progressive.jpg", 1024, 768, 8, 128, 96},
+		{"a CMYK JPEG goes to image/jpeg", "cmyk.jpg", 300, 200, 8, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			img, err := decodeJPEGScaled(readFile(t, tt.file), tt.shrink)
+			img, err := decodeJPEGScaled(readFile(t, tt.file), tt.sw, tt.sh, tt.shrink)
 			if tt.w == 0 {
 				if !errors.Is(err, errFullDecode) {
 					t.Errorf("decodeJPEGScaled(%s) = %v; want errFullDecode", tt.file, err)
@@ -101,19 +102,20 @@ func TestTrimPartialEdgesKeepsTheTrueGeometry(t *testing.T) {
 	tests := []struct {
 		name         string
 		w, h         int // source
+		f            int // reduced by 1/f
 		dw, dh       int // decoded
 		wantW, wantH int
 	}{
-		{"1200x675 at 1/8 loses a last row of 3 source rows", 1200, 675, 150, 85, 150, 84},
-		{"4001x3000 at 1/8 loses a last column of 1 source column", 4001, 3000, 501, 375, 500, 375},
-		{"1205x677 at 1/8 keeps a last column and row of 5 source pixels", 1205, 677, 151, 85, 151, 85},
-		{"an image at full size is left alone", 675, 675, 675, 675, 675, 675},
-		{"a 3 pixel high source keeps its one row", 4001, 3, 501, 1, 500, 1},
+		{"1200x675 at 1/8 loses a last row of 3 source rows", 1200, 675, 8, 150, 85, 150, 84},
+		{"4001x3000 at 1/8 loses a last column of 1 source column", 4001, 3000, 8, 501, 375, 500, 375},
+		{"1205x677 at 1/8 keeps a last column and row of 5 source pixels", 1205, 677, 8, 151, 85, 151, 85},
+		{"an image at full size is left alone", 675, 675, 1, 675, 675, 675, 675},
+		{"a 3 pixel high source keeps its one row", 4001, 3, 8, 501, 1, 500, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			img := image.NewYCbCr(image.Rect(0, 0, tt.dw, tt.dh), image.YCbCrSubsampleRatio420)
-			b := trimPartialEdges(img, tt.w, tt.h).Bounds()
+			b := trimPartialEdges(img, tt.w, tt.h, tt.f).Bounds()
 			if b.Dx() != tt.wantW || b.Dy() != tt.wantH {
 				t.Errorf("trimPartialEdges(%dx%d of %dx%d) = %dx%d; want %dx%d", tt.dw, tt.dh, tt.w, tt.h, b.Dx(), b.Dy(), tt.wantW, tt.wantH)
 			}

@@ -22,33 +22,8 @@ import (
 // decoder may have rounded (a 4001 pixel wide JPEG decoded at 1/8 is 501 wide).
 func resize(j *job) *Error {
 	tw, th := j.target()
-	j.img = scale(trimPartialEdges(j.img, j.width, j.height), tw, th)
+	j.img = scale(j.img, tw, th)
 	return nil
-}
-
-// trimPartialEdges drops the last column or row of an image reduced by 1/f (f = 2, 4 or 8) from
-// a w x h source when it stands for less than half of f source pixels: a 675 pixel high JPEG
-// decoded at 1/8 is 85 rows high, of which the last holds 3 source rows, and resampling it as a
-// whole row would stretch the picture by 5/8 of a row, which shows against libvips (its
-// thumbnails of such files follow the true 84.375 rows). Rounding to the nearest whole row leaves
-// at most half a row of error.
-func trimPartialEdges(img image.Image, w, h int) image.Image {
-	b := img.Bounds()
-	f := 2
-	for f < 8 && (w+f-1)/f != b.Dx() {
-		f *= 2
-	}
-	if (w+f-1)/f != b.Dx() || (h+f-1)/f != b.Dy() || b.Dx() == w && b.Dy() == h {
-		return img // not reduced, or not by a factor we know
-	}
-	tw, th := max(1, (w+f/2)/f), max(1, (h+f/2)/f)
-	sub, ok := img.(interface {
-		SubImage(image.Rectangle) image.Image
-	})
-	if !ok || tw == b.Dx() && th == b.Dy() {
-		return img
-	}
-	return sub.SubImage(image.Rect(b.Min.X, b.Min.Y, b.Min.X+tw, b.Min.Y+th))
 }
 
 // target is the size of the thumbnail as stored (before orientation).
