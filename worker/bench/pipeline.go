@@ -83,8 +83,7 @@ func runPipeline(ctx context.Context, prefix string, data []byte, workers, n int
 		return pipelineRun{}, err
 	}
 	defer stack.Close()
-	wc.SourceBucket, wc.ThumbnailBucket = stack.SourceBucket, stack.ThumbnailBucket
-	wc.QueueURL, wc.DeadLetterURL, wc.TopicARN = stack.QueueURL, stack.DeadLetterURL, stack.TopicARN
+	stack.Configure(&wc)
 	s3c, sqsc := stack.S3Client(), stack.SQSClient()
 	c := queue.NewConsumer(wc, sqsc, pipeline.New(wc, s3c, stack.SNSClient(), nil), logger)
 	c.WaitTime = time.Second // as thumbq local: a stop at the end need not wait out a 20 s poll

@@ -414,6 +414,12 @@ func (s *Stack) Close() error {
 	return s.closeErr
 }
 
+// Configure points a worker configuration at the stack's buckets, queues and topic.
+func (s *Stack) Configure(c *config.Config) {
+	c.SourceBucket, c.ThumbnailBucket = s.SourceBucket, s.ThumbnailBucket
+	c.QueueURL, c.DeadLetterURL, c.TopicARN = s.QueueURL, s.DeadLetterURL, s.TopicARN
+}
+
 // Env returns the environment variables that point an AWS SDK or the AWS CLI, and the worker, at
 // the stack.
 func (s *Stack) Env() map[string]string {

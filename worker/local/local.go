@@ -93,8 +93,7 @@ func start(ctx context.Context, opts Options) (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start the emulated AWS services: %w", err)
 	}
-	wc.SourceBucket, wc.ThumbnailBucket = stack.SourceBucket, stack.ThumbnailBucket
-	wc.QueueURL, wc.DeadLetterURL, wc.TopicARN = stack.QueueURL, stack.DeadLetterURL, stack.TopicARN
+	stack.Configure(&wc)
 
 	e := &env{opts: opts, stack: stack, s3: stack.S3Client(), sqs: stack.SQSClient(),
 		outcomes: make(chan pipeline.Outcome, 1024), workDone: make(chan struct{})}
