@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var failed int
 	start := time.Now()
 	taken := map[string]string{} // output name -> the file that took it
-	var buf []byte
+	var buf bytes.Buffer
 	for _, path := range fs.Args() {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -86,15 +87,20 @@ type written struct {
 	path string
 }
 
-// thumbnailFile reads path into *buf (kept from file to file, so a folder of photos does not
+// thumbnailFile reads path into buf (kept from file to file, so a folder of photos does not
 // allocate, fault in and collect a new buffer per file) and writes its thumbnail to dst.
-func thumbnailFile(path, dst string, opts thumb.Options, buf *[]byte) (written, error) {
-	data, err := readInto(path, *buf)
+func thumbnailFile(path, dst string, opts thumb.Options, buf *bytes.Buffer) (written, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return written{}, err
 	}
-	*buf = data
-	res, err := thumb.Make(data, opts)
+	buf.Reset()
+	_, err = buf.ReadFrom(f)
+	f.Close()
+	if err != nil {
+		return written{}, err
+	}
+	res, err := thumb.Make(buf.Bytes(), opts)
 	if err != nil {
 		return written{}, err
 	}
@@ -105,34 +111,4 @@ func thumbnailFile(path, dst string, opts thumb.Options, buf *[]byte) (written, 
 		return written{}, err
 	}
 	return written{res, dst}, nil
-}
-
-// readInto reads the whole file into buf's storage, growing it when the file is larger.
-func readInto(path string, buf []byte) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if n := int(info.Size()) + 1; cap(buf) < n { // +1: reading to EOF needs no second read
-		buf = make([]byte, 0, n)
-	}
-	buf = buf[:0]
-	for {
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(buf) == cap(buf) { // the file grew while being read
-			buf = append(buf, 0)[:len(buf)]
-		}
-	}
 }
