@@ -71,15 +71,18 @@ func pngPaeth12MP(b *testing.B) []byte {
 	return paethPNG
 }
 
+// inputs12MP are the 12 megapixel PNGs the decoders are benchmarked on.
+var inputs12MP = []struct {
+	name string
+	data func(*testing.B) []byte
+}{
+	{"png-12mp.png (libvips: no filter)", png12MP},
+	{"the same written by image/png (Paeth)", pngPaeth12MP},
+}
+
 // BenchmarkDecode12MP reduces the 12 megapixel PNG 31-fold, as thumb does for a 64x64 box.
 func BenchmarkDecode12MP(b *testing.B) {
-	for _, bm := range []struct {
-		name string
-		data func(*testing.B) []byte
-	}{
-		{"png-12mp.png (libvips: no filter)", png12MP},
-		{"the same written by image/png (Paeth)", pngPaeth12MP},
-	} {
+	for _, bm := range inputs12MP {
 		b.Run(bm.name, func(b *testing.B) {
 			data := bm.data(b)
 			b.ReportAllocs()
@@ -94,13 +97,7 @@ func BenchmarkDecode12MP(b *testing.B) {
 
 // BenchmarkImagePNG12MP is image/png's full-size decode of the same files, for comparison.
 func BenchmarkImagePNG12MP(b *testing.B) {
-	for _, bm := range []struct {
-		name string
-		data func(*testing.B) []byte
-	}{
-		{"png-12mp.png (libvips: no filter)", png12MP},
-		{"the same written by image/png (Paeth)", pngPaeth12MP},
-	} {
+	for _, bm := range inputs12MP {
 		b.Run(bm.name, func(b *testing.B) {
 			data := bm.data(b)
 			b.ReportAllocs()
