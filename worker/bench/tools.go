@@ -26,7 +26,7 @@ type tool struct {
 	Args func(files []string, out string) []string
 }
 
-// ours is filled in by measureEngine with the thumbq binary it builds.
+// ours is the name of thumbq's own row; measureEngine builds its binary (oursTool).
 const ours = "thumbq"
 
 func referenceTools() []tool {
