@@ -95,6 +95,9 @@ func thumbnailFile(path, dst string, opts thumb.Options, buf *bytes.Buffer) (wri
 		return written{}, err
 	}
 	buf.Reset()
+	if info, err := f.Stat(); err == nil {
+		buf.Grow(int(info.Size()) + bytes.MinRead) // one allocation of the right size, not doublings
+	}
 	_, err = buf.ReadFrom(f)
 	f.Close()
 	if err != nil {
