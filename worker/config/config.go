@@ -4,8 +4,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -31,20 +33,46 @@ const (
 
 // Defaults. infra derives the queue's visibility timeout and the container's stop timeout from these.
 const (
-	DefaultThumbWidth        = 64
-	DefaultThumbHeight       = 64
+	DefaultThumbSize         = 64 // the thumbnail box is DefaultThumbSize x DefaultThumbSize
+	DefaultThumbWidth        = DefaultThumbSize
+	DefaultThumbHeight       = DefaultThumbSize
 	DefaultMaxBytes          = 64 << 20    // 64 MiB
 	DefaultMaxPixels         = 100_000_000 // 100 megapixels
 	DefaultURLExpiry         = 24 * time.Hour
 	DefaultVisibilityTimeout = 60 * time.Second
 	DefaultGracePeriod       = 25 * time.Second
-	// StopTimeoutMargin is what the container's stop timeout adds to the grace period, for the
-	// worker to release what did not finish (visibility 0) and exit before SIGKILL.
-	StopTimeoutMargin = 5 * time.Second
+	DefaultWaitTime          = 20 * time.Second // SQS long-poll wait, the longest SQS allows
+	DefaultRetryBase         = 10 * time.Second // first delay before a transient failure is retried; it triples each receive
+	DefaultLogLevel          = "info"
+)
+
+// Bounds. Validate checks a Config against them and infra checks its environments against them,
+// so a setting the worker would refuse cannot be deployed.
+const (
+	MinThumbSide, MaxThumbSide     = 1, 4096
+	MinConcurrency, MaxConcurrency = 1, 1024
+	MinURLExpiry                   = time.Second
 	// MaxURLExpiry is the longest lifetime SigV4 allows a presigned URL (7 days). URLs signed with
 	// temporary credentials (an ECS task role) stop working when those credentials expire, which is
 	// earlier; the worker caps the lifetime at the credentials' expiry.
 	MaxURLExpiry = 7 * 24 * time.Hour
+	// SQS takes a visibility timeout in whole seconds, from 0 to 12 hours.
+	MinVisibilityTimeout = time.Second
+	MaxVisibilityTimeout = 12 * time.Hour
+	MaxWaitTime          = 20 * time.Second // SQS's longest long poll
+	MaxRetryDelay        = MaxVisibilityTimeout
+	// MaxStopTimeout is the longest container stop timeout Fargate allows (SIGTERM to SIGKILL).
+	MaxStopTimeout = 120 * time.Second
+	// StopTimeoutMargin is what the container's stop timeout adds to the grace period, for the
+	// worker to release what did not finish (visibility 0) and exit before SIGKILL.
+	StopTimeoutMargin = 5 * time.Second
+	MaxGracePeriod    = MaxStopTimeout - StopTimeoutMargin
+	// MaxReceiveCount is the work queue's redrive policy: after this many receives SQS moves a
+	// message to the dead-letter queue. The stack and the local emulator both use it.
+	MaxReceiveCount = 3
+	// RequestTimeout bounds each call that records a message's fate (delete, change visibility,
+	// send to the dead-letter queue, publish), so a stop is never held up by a silent endpoint.
+	RequestTimeout = 15 * time.Second
 )
 
 // Config is the worker's whole configuration.
@@ -62,6 +90,8 @@ type Config struct {
 	URLExpiry         time.Duration
 	VisibilityTimeout time.Duration
 	GracePeriod       time.Duration
+	WaitTime          time.Duration // not from the environment: local mode polls for 1 s so a stop is quick
+	RetryBase         time.Duration // not from the environment: local mode retries after 1 s
 	LogLevel          string
 }
 
@@ -76,7 +106,9 @@ func Defaults() Config {
 		URLExpiry:         DefaultURLExpiry,
 		VisibilityTimeout: DefaultVisibilityTimeout,
 		GracePeriod:       DefaultGracePeriod,
-		LogLevel:          "info",
+		WaitTime:          DefaultWaitTime,
+		RetryBase:         DefaultRetryBase,
+		LogLevel:          DefaultLogLevel,
 	}
 }
 
@@ -85,121 +117,163 @@ func Defaults() Config {
 // holds its whole bitmap), not speed.
 func DefaultConcurrency() int { return runtime.GOMAXPROCS(0) }
 
-// Load reads the configuration from getenv (os.Getenv in production) and validates it. The error
-// names the variable that is missing or bad.
+// Load reads the configuration from getenv (os.Getenv in production) over the defaults, then
+// validates it. The error names every variable that is missing or bad.
 func Load(getenv func(string) string) (Config, error) {
 	c := Defaults()
-	var errs []string
-	bad := func(name, why string) { errs = append(errs, fmt.Sprintf("%s: %s", name, why)) }
-
-	required := func(name string, dst *string) {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			bad(name, "required, not set")
-			return
+	var errs problems
+	for _, v := range Variables() {
+		s := strings.TrimSpace(getenv(v.Name))
+		if s == "" || v.set == nil {
+			continue
 		}
-		*dst = v
-	}
-	required(EnvSourceBucket, &c.SourceBucket)
-	required(EnvThumbnailBucket, &c.ThumbnailBucket)
-	required(EnvQueueURL, &c.QueueURL)
-	required(EnvDeadLetterURL, &c.DeadLetterURL)
-	required(EnvTopicARN, &c.TopicARN)
-
-	intVar := func(name string, dst *int, min, max int) {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return
+		if err := v.set(&c, s); err != nil {
+			errs.add(v.Name, fmt.Sprintf("%q %s", s, err))
 		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < min || n > max {
-			bad(name, fmt.Sprintf("%q is not a whole number from %d to %d", v, min, max))
-			return
-		}
-		*dst = n
-	}
-	int64Var := func(name string, dst *int64, min int64) {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < min {
-			bad(name, fmt.Sprintf("%q is not a whole number of at least %d", v, min))
-			return
-		}
-		*dst = n
-	}
-	durVar := func(name string, dst *time.Duration, min, max time.Duration) {
-		v := strings.TrimSpace(getenv(name))
-		if v == "" {
-			return
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d < min || d > max {
-			bad(name, fmt.Sprintf("%q is not a duration from %s to %s (e.g. 90s, 12h)", v, min, max))
-			return
-		}
-		*dst = d
-	}
-	intVar(EnvThumbWidth, &c.ThumbWidth, 1, 4096)
-	intVar(EnvThumbHeight, &c.ThumbHeight, 1, 4096)
-	int64Var(EnvMaxBytes, &c.MaxBytes, 1)
-	int64Var(EnvMaxPixels, &c.MaxPixels, 1)
-	intVar(EnvConcurrency, &c.Concurrency, 1, 1024)
-	durVar(EnvURLExpiry, &c.URLExpiry, time.Second, MaxURLExpiry)
-	durVar(EnvVisibilityTimeout, &c.VisibilityTimeout, time.Second, 12*time.Hour)
-	durVar(EnvGracePeriod, &c.GracePeriod, 0, 115*time.Second) // Fargate's stop timeout is at most 120 s
-
-	if v := strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))); v != "" {
-		switch v {
-		case "debug", "info", "warn", "error":
-			c.LogLevel = v
-		default:
-			bad(EnvLogLevel, fmt.Sprintf("%q is not one of debug, info, warn, error", v))
-		}
-	}
-	if c.SourceBucket != "" && c.SourceBucket == c.ThumbnailBucket {
-		bad(EnvThumbnailBucket, "must differ from "+EnvSourceBucket+": thumbnails written to the source bucket would be thumbnailed again, forever")
-	}
-	if c.QueueURL != "" && c.QueueURL == c.DeadLetterURL {
-		bad(EnvDeadLetterURL, "must differ from "+EnvQueueURL)
 	}
 	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+		return Config{}, errs.err()
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
 	}
 	return c, nil
+}
+
+// Validate checks every setting against its bounds and the settings against each other. Every
+// path that builds a Config calls it: the container (Load), local mode, the bench and the emulated
+// stack's tests. The error names each bad variable.
+func (c Config) Validate() error {
+	var errs problems
+	for name, v := range map[string]string{EnvSourceBucket: c.SourceBucket, EnvThumbnailBucket: c.ThumbnailBucket,
+		EnvQueueURL: c.QueueURL, EnvDeadLetterURL: c.DeadLetterURL, EnvTopicARN: c.TopicARN} {
+		if strings.TrimSpace(v) == "" {
+			errs.add(name, "required, not set")
+		}
+	}
+	errs.intIn(EnvThumbWidth, c.ThumbWidth, MinThumbSide, MaxThumbSide)
+	errs.intIn(EnvThumbHeight, c.ThumbHeight, MinThumbSide, MaxThumbSide)
+	errs.intIn(EnvConcurrency, c.Concurrency, MinConcurrency, MaxConcurrency)
+	if c.MaxBytes < 1 {
+		errs.add(EnvMaxBytes, fmt.Sprintf("%d: want at least 1", c.MaxBytes))
+	}
+	if c.MaxPixels < 1 {
+		errs.add(EnvMaxPixels, fmt.Sprintf("%d: want at least 1", c.MaxPixels))
+	}
+	errs.durationIn(EnvURLExpiry, c.URLExpiry, MinURLExpiry, MaxURLExpiry)
+	errs.durationIn(EnvVisibilityTimeout, c.VisibilityTimeout, MinVisibilityTimeout, MaxVisibilityTimeout)
+	if c.VisibilityTimeout%time.Second != 0 {
+		errs.add(EnvVisibilityTimeout, fmt.Sprintf("%s: SQS takes whole seconds", c.VisibilityTimeout))
+	}
+	errs.durationIn(EnvGracePeriod, c.GracePeriod, 0, MaxGracePeriod)
+	errs.durationIn("wait time", c.WaitTime, time.Second, MaxWaitTime)
+	errs.durationIn("retry base", c.RetryBase, time.Second, MaxRetryDelay)
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs.add(EnvLogLevel, fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if c.SourceBucket != "" && c.SourceBucket == c.ThumbnailBucket {
+		errs.add(EnvThumbnailBucket, "must differ from "+EnvSourceBucket+": thumbnails written to the source bucket would be thumbnailed again, forever")
+	}
+	if c.QueueURL != "" && c.QueueURL == c.DeadLetterURL {
+		errs.add(EnvDeadLetterURL, "must differ from "+EnvQueueURL)
+	}
+	return errs.err()
+}
+
+// problems collects what is wrong with a configuration, one entry per variable.
+type problems []string
+
+func (p *problems) add(name, why string) { *p = append(*p, name+": "+why) }
+
+func (p *problems) intIn(name string, v, lo, hi int) {
+	if v < lo || v > hi {
+		p.add(name, fmt.Sprintf("%d: want a whole number from %d to %d", v, lo, hi))
+	}
+}
+
+func (p *problems) durationIn(name string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		p.add(name, fmt.Sprintf("%s: want a duration from %s to %s (e.g. 90s, 12h)", d, lo, hi))
+	}
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	sort.Strings(p)
+	return fmt.Errorf("configuration: %s", strings.Join(p, "; "))
 }
 
 // StopTimeout is the container stop timeout that matches a grace period: ECS sends SIGTERM, waits
 // this long, then SIGKILL.
 func StopTimeout(grace time.Duration) time.Duration { return grace + StopTimeoutMargin }
 
-// Variable describes one environment variable, for help texts and documentation.
+// Variable describes one environment variable, for Load, help texts and documentation.
 type Variable struct {
 	Name     string
 	Default  string // "" for required ones
 	Required bool
 	Help     string
+	set      func(c *Config, v string) error // parses v into c; bounds are Validate's job
 }
 
 // Variables lists every variable Load reads, in the order a reader wants them.
 func Variables() []Variable {
 	d := Defaults()
 	return []Variable{
-		{EnvSourceBucket, "", true, "bucket the uploads land in; events naming another bucket are refused"},
-		{EnvThumbnailBucket, "", true, "bucket the thumbnails are written to"},
-		{EnvQueueURL, "", true, "work queue URL"},
-		{EnvDeadLetterURL, "", true, "dead-letter queue URL"},
-		{EnvTopicARN, "", true, "SNS topic the notifications are published to"},
-		{EnvThumbWidth, strconv.Itoa(d.ThumbWidth), false, "width of the box the thumbnail fits in (aspect ratio kept)"},
-		{EnvThumbHeight, strconv.Itoa(d.ThumbHeight), false, "height of that box"},
-		{EnvMaxBytes, strconv.FormatInt(d.MaxBytes, 10), false, "largest object downloaded, in bytes"},
-		{EnvMaxPixels, strconv.FormatInt(d.MaxPixels, 10), false, "largest image decoded, width x height"},
-		{EnvConcurrency, "CPUs", false, "images processed at once (JPEG and PNG are decoded already reduced; a GIF, WebP, BMP, TIFF or CMYK JPEG may hold a decoded bitmap of up to 4 bytes x THUMBQ_MAX_PIXELS)"},
-		{EnvURLExpiry, d.URLExpiry.String(), false, "presigned link lifetime; at most 168h, and never past the signing credentials' expiry"},
-		{EnvVisibilityTimeout, d.VisibilityTimeout.String(), false, "the work queue's visibility timeout; renewed every third of it while an image is worked on"},
-		{EnvGracePeriod, d.GracePeriod.String(), false, "time in-flight work gets after SIGTERM before it is handed back"},
-		{EnvLogLevel, d.LogLevel, false, "debug, info, warn or error"},
+		{EnvSourceBucket, "", true, "bucket the uploads land in; events naming another bucket are refused", setString(func(c *Config) *string { return &c.SourceBucket })},
+		{EnvThumbnailBucket, "", true, "bucket the thumbnails are written to", setString(func(c *Config) *string { return &c.ThumbnailBucket })},
+		{EnvQueueURL, "", true, "work queue URL", setString(func(c *Config) *string { return &c.QueueURL })},
+		{EnvDeadLetterURL, "", true, "dead-letter queue URL", setString(func(c *Config) *string { return &c.DeadLetterURL })},
+		{EnvTopicARN, "", true, "SNS topic the notifications are published to", setString(func(c *Config) *string { return &c.TopicARN })},
+		{EnvThumbWidth, strconv.Itoa(d.ThumbWidth), false, fmt.Sprintf("width of the box the thumbnail fits in (aspect ratio kept), %d to %d", MinThumbSide, MaxThumbSide), setInt(func(c *Config) *int { return &c.ThumbWidth })},
+		{EnvThumbHeight, strconv.Itoa(d.ThumbHeight), false, "height of that box", setInt(func(c *Config) *int { return &c.ThumbHeight })},
+		{EnvMaxBytes, strconv.FormatInt(d.MaxBytes, 10), false, "largest object downloaded, in bytes", setInt64(func(c *Config) *int64 { return &c.MaxBytes })},
+		{EnvMaxPixels, strconv.FormatInt(d.MaxPixels, 10), false, "largest image decoded, width x height", setInt64(func(c *Config) *int64 { return &c.MaxPixels })},
+		{EnvConcurrency, "CPUs", false, "images processed at once (JPEG and PNG are decoded already reduced; a GIF, WebP, BMP, TIFF or CMYK JPEG may hold a decoded bitmap of up to 4 bytes x THUMBQ_MAX_PIXELS)", setInt(func(c *Config) *int { return &c.Concurrency })},
+		{EnvURLExpiry, d.URLExpiry.String(), false, "presigned link lifetime; at most 168h, and never past the signing credentials' expiry", setDuration(func(c *Config) *time.Duration { return &c.URLExpiry })},
+		{EnvVisibilityTimeout, d.VisibilityTimeout.String(), false, "the work queue's visibility timeout (whole seconds); renewed every third of it while an image is worked on", setDuration(func(c *Config) *time.Duration { return &c.VisibilityTimeout })},
+		{EnvGracePeriod, d.GracePeriod.String(), false, fmt.Sprintf("time in-flight work gets after SIGTERM before it is handed back; at most %s", MaxGracePeriod), setDuration(func(c *Config) *time.Duration { return &c.GracePeriod })},
+		{EnvLogLevel, d.LogLevel, false, "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }},
+	}
+}
+
+func setString(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func setInt(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("is not a whole number")
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func setInt64(field func(*Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return errors.New("is not a whole number")
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func setDuration(field func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("is not a duration (e.g. 90s, 12h)")
+		}
+		*field(c) = d
+		return nil
 	}
 }

@@ -42,7 +42,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	}
 	want := Config{SourceBucket: "src", ThumbnailBucket: "thumbs", QueueURL: "https://sqs/q", DeadLetterURL: "https://sqs/dlq",
 		TopicARN: "arn:aws:sns:us-east-1:1:t", ThumbWidth: 128, ThumbHeight: 96, MaxBytes: 1000, MaxPixels: 2000,
-		Concurrency: 3, URLExpiry: 2 * time.Hour, VisibilityTimeout: 90 * time.Second, GracePeriod: 10 * time.Second, LogLevel: "debug"}
+		Concurrency: 3, URLExpiry: 2 * time.Hour, VisibilityTimeout: 90 * time.Second, GracePeriod: 10 * time.Second,
+		WaitTime: DefaultWaitTime, RetryBase: DefaultRetryBase, LogLevel: "debug"}
 	if c != want {
 		t.Errorf("Load = %+v;\nwant %+v", c, want)
 	}
@@ -117,5 +118,38 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		if !strings.Contains(readme, row) {
 			t.Errorf("README.md has no row starting %q", row)
 		}
+	}
+}
+
+func TestValidateRefusesWhatLoadWould(t *testing.T) {
+	ok := func() Config {
+		c := Defaults()
+		c.SourceBucket, c.ThumbnailBucket, c.QueueURL, c.DeadLetterURL, c.TopicARN = "src", "thumbs", "q", "dlq", "t"
+		return c
+	}
+	if err := ok().Validate(); err != nil {
+		t.Fatalf("Validate(defaults with names) = %v; want nil", err)
+	}
+	tests := []struct {
+		name, variable string
+		change         func(*Config)
+	}{
+		{"the defaults alone lack the required names", EnvSourceBucket, func(c *Config) { *c = Defaults() }},
+		{"a visibility timeout in part seconds is refused (SQS takes whole seconds)", EnvVisibilityTimeout, func(c *Config) { c.VisibilityTimeout = 1500 * time.Millisecond }},
+		{"a grace period past Fargate's stop timeout is refused", EnvGracePeriod, func(c *Config) { c.GracePeriod = MaxGracePeriod + time.Second }},
+		{"a zero concurrency is refused", EnvConcurrency, func(c *Config) { c.Concurrency = 0 }},
+		{"a box wider than the bound is refused", EnvThumbWidth, func(c *Config) { c.ThumbWidth = MaxThumbSide + 1 }},
+		{"a long poll past SQS's 20 s is refused", "wait time", func(c *Config) { c.WaitTime = time.Minute }},
+		{"an unknown log level is refused", EnvLogLevel, func(c *Config) { c.LogLevel = "loud" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ok()
+			tt.change(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.variable) {
+				t.Errorf("Validate() = %v; want an error naming %s", err, tt.variable)
+			}
+		})
 	}
 }
