@@ -2,7 +2,6 @@ package thumb
 
 import (
 	"bytes"
-	nfnt "github.com/nfnt/resize"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -11,8 +10,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/thumbq/thumbq/worker/thumb/jpegscale"
+	nfnt "github.com/nfnt/resize"
+
 	"golang.org/x/image/draw"
+
+	"github.com/thumbq/thumbq/worker/thumb/jpegscale"
 )
 
 var (

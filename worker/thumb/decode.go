@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"bytes"
 	"errors"
 	"image"
@@ -44,7 +46,7 @@ var errFullDecode = errors.New("full-size decode needed")
 // thumbnail is at least 2 times smaller than the source, at full size otherwise. The full-size
 // decoder's own idea of the size is checked against the limits again, in case the header read by
 // checkLimits disagreed with it.
-func decode(j *job) *Error {
+func decode(j *job) *failure.Error {
 	if f, ok := scaledDecoders[j.format]; ok {
 		if shrink := j.shrink(); shrink > 1 {
 			img, err := f(j.data, j.width, j.height, shrink)

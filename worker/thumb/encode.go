@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"bytes"
 	"image"
 	"image/png"
@@ -9,7 +11,7 @@ import (
 
 // encode writes the thumbnail as PNG: 8-bit RGB when every pixel is opaque, 8-bit RGBA with
 // straight (non-premultiplied) alpha otherwise.
-func encode(j *job) *Error {
+func encode(j *job) *failure.Error {
 	m := j.img.(*image.RGBA)
 	var out image.Image = m // png writes an opaque *image.RGBA without an alpha channel
 	if !m.Opaque() {
@@ -18,7 +20,7 @@ func encode(j *job) *Error {
 	var buf bytes.Buffer
 	if err := encoder.Encode(&buf, out); err != nil {
 		// Only a writer's error could get here, and a bytes.Buffer has none.
-		return fail(Corrupt, j.format, "encode thumbnail: %w", err)
+		return failure.New(failure.Corrupt, j.format, "encode thumbnail: %w", err)
 	}
 	j.png = buf.Bytes()
 	return nil

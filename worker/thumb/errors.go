@@ -1,40 +1,34 @@
 package thumb
 
 import (
-	"fmt"
+	"errors"
+	"image/jpeg"
+	"image/png"
+	"io"
 	"strconv"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
-// Reason classifies why an input was refused. Every Reason is permanent: the same bytes will fail
-// the same way on every attempt, so a caller never retries them.
-type Reason string
-
-const (
-	NotImage    Reason = "not-an-image"       // bytes are no image format we know
-	Unsupported Reason = "unsupported-format" // a known image format (or variant) we do not decode
-	TooLarge    Reason = "too-many-pixels"    // over MaxPixels (or absurd dimensions)
-	Corrupt     Reason = "corrupt"            // truncated or malformed
-)
-
-// Error is the only kind of error Make returns. Error() reads like
-// "too-many-pixels: png 30000x30000 is 900 megapixels, over the 100 megapixel limit".
-type Error struct {
-	Reason Reason
-	Format string // the sniffed format, "" when unknown
-	Err    error  // what went wrong, without the reason
-}
-
-func (e *Error) Error() string {
-	if e.Err == nil {
-		return string(e.Reason)
+// decodeError classifies a decoder's error: a feature the decoder does not implement is
+// failure.Unsupported, anything else (truncation included) is failure.Corrupt.
+func decodeError(format, what string, err error) *failure.Error {
+	var (
+		jpegUnsupported jpeg.UnsupportedError
+		pngUnsupported  png.UnsupportedError
+		tiffUnsupported tiff.UnsupportedError
+	)
+	switch {
+	case errors.As(err, &jpegUnsupported), errors.As(err, &pngUnsupported),
+		errors.As(err, &tiffUnsupported), errors.Is(err, bmp.ErrUnsupported):
+		return &failure.Error{Code: failure.Unsupported, Format: format, Err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return failure.New(failure.Corrupt, format, "%s %s is truncated: %w", format, what, err)
 	}
-	return string(e.Reason) + ": " + e.Err.Error()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-func fail(reason Reason, format string, msg string, args ...any) *Error {
-	return &Error{Reason: reason, Format: format, Err: fmt.Errorf(msg, args...)}
+	return failure.New(failure.Corrupt, format, "%s %s is truncated or malformed: %w", format, what, err)
 }
 
 // megapixels formats a pixel count in megapixels without rounding that would hide a difference

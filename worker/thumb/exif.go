@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"bytes"
 	"encoding/binary"
 )
@@ -8,7 +10,7 @@ import (
 // readOrientation finds the EXIF orientation (1..8) of the image: in a JPEG's APP1 Exif segment,
 // a TIFF's own first IFD, a WebP EXIF chunk or a PNG eXIf chunk. A missing, unreadable or out of
 // range tag leaves it at 1: metadata that cannot be read is no reason to refuse the pixels.
-func readOrientation(j *job) *Error {
+func readOrientation(j *job) *failure.Error {
 	var tiffData []byte
 	switch j.format {
 	case "jpeg":

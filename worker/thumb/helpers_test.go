@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"bytes"
 	"errors"
 	"flag"
@@ -135,12 +137,12 @@ func checkGolden(t *testing.T, name string, res Result, got image.Image) {
 	}
 }
 
-// reasonOf returns the Reason of a *Error, failing the test if err is not one.
-func reasonOf(t *testing.T, err error) Reason {
+// codeOf returns the code of a *failure.Error, failing the test if err is not one.
+func codeOf(t *testing.T, err error) failure.Code {
 	t.Helper()
-	var e *Error
+	var e *failure.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *thumb.Error", err, err)
+		t.Fatalf("error %v (%T) is not a *failure.Error", err, err)
 	}
-	return e.Reason
+	return e.Code
 }

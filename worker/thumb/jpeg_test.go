@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"errors"
 	"image"
 	"io"
@@ -93,8 +95,8 @@ func TestJPEGIsDecodedReducedWhereItCanBe(t *testing.T) {
 func TestATruncatedJPEGIsCorrupt(t *testing.T) {
 	data := readFile(t, "photos/photo-420.jpg")
 	_, err := Make(data[:len(data)/2], Options{})
-	if reason := reasonOf(t, err); reason != Corrupt || !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("Make(half of photo-420.jpg) = %v; want %s wrapping io.ErrUnexpectedEOF", err, Corrupt)
+	if reason := codeOf(t, err); reason != failure.Corrupt || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("Make(half of photo-420.jpg) = %v; want %s wrapping io.ErrUnexpectedEOF", err, failure.Corrupt)
 	}
 }
 

@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
@@ -82,35 +84,35 @@ func TestMakeRefusesWhatItShould(t *testing.T) {
 		name    string
 		data    func(testing.TB) []byte
 		opts    Options
-		reason  Reason
+		reason  failure.Code
 		format  string
 		message string // a part of Error() that must be there
 	}{
-		{"a 30000x30000 PNG bomb is too large", pngBomb, Options{}, TooLarge, "png",
+		{"a 30000x30000 PNG bomb is too large", pngBomb, Options{}, failure.TooManyPixels, "png",
 			"too-many-pixels: png 30000x30000 is 900 megapixels, over the 100 megapixel limit"},
-		{"a JPEG declaring 65535x65535 is too large", constant(jpegHeader(65535, 65535)), Options{}, TooLarge, "jpeg",
+		{"a JPEG declaring 65535x65535 is too large", constant(jpegHeader(65535, 65535)), Options{}, failure.TooManyPixels, "jpeg",
 			"jpeg 65535x65535 is 4295 megapixels"},
-		{"a BMP declaring 100000x100000 is too large", constant(bmpHeader(100000, 100000)), Options{}, TooLarge, "bmp",
+		{"a BMP declaring 100000x100000 is too large", constant(bmpHeader(100000, 100000)), Options{}, failure.TooManyPixels, "bmp",
 			"bmp 100000x100000"},
-		{"a 300x200 photo is too large for a 0.05 megapixel limit", file("progressive.jpg"), Options{MaxPixels: 50_000}, TooLarge, "jpeg",
+		{"a 300x200 photo is too large for a 0.05 megapixel limit", file("progressive.jpg"), Options{MaxPixels: 50_000}, failure.TooManyPixels, "jpeg",
 			"too-many-pixels: jpeg 300x200 is 0.06 megapixels, over the 0.05 megapixel limit"},
-		{"a GIF of 0x0 pixels is corrupt", constant([]byte("GIF89a\x00\x00\x00\x00\x00\x00\x00;")), Options{}, Corrupt, "gif",
+		{"a GIF of 0x0 pixels is corrupt", constant([]byte("GIF89a\x00\x00\x00\x00\x00\x00\x00;")), Options{}, failure.Corrupt, "gif",
 			"corrupt: gif is 0x0: an image needs at least one pixel"},
-		{"a JPEG of 0x10 pixels is corrupt", constant(jpegHeader(0, 10)), Options{}, Corrupt, "jpeg", "corrupt"},
-		{"a truncated JPEG is corrupt", file("truncated.jpg"), Options{}, Corrupt, "jpeg", "corrupt: jpeg image is truncated"},
-		{"a truncated PNG is corrupt", file("truncated.png"), Options{}, Corrupt, "png", "corrupt: png image is"},
-		{"a JPEG cut in its headers is corrupt", prefix("progressive.jpg", 100), Options{}, Corrupt, "jpeg", "corrupt: jpeg header is truncated"},
-		{"a WebP with a broken chunk is corrupt", constant([]byte("RIFF\x20\x00\x00\x00WEBPVP8 \x10\x00\x00\x00garbage garbage!")), Options{}, Corrupt, "webp", "corrupt"},
-		{"a text file is not an image", file("notes.txt"), Options{}, NotImage, "", `not-an-image: 31 bytes starting "These are notes," match no image format`},
-		{"an HTML page is not an image", file("page.html"), Options{}, NotImage, "", "not-an-image"},
-		{"a text starting with BM is not a bitmap", constant([]byte("BMW owners' club minutes, 2026")), Options{}, NotImage, "", "not-an-image"},
-		{"an empty input is not an image", constant(nil), Options{}, NotImage, "", "not-an-image: the input is empty"},
-		{"a HEIC photo is an unsupported format", file("image.heic"), Options{}, Unsupported, "heic",
+		{"a JPEG of 0x10 pixels is corrupt", constant(jpegHeader(0, 10)), Options{}, failure.Corrupt, "jpeg", "corrupt"},
+		{"a truncated JPEG is corrupt", file("truncated.jpg"), Options{}, failure.Corrupt, "jpeg", "corrupt: jpeg image is truncated"},
+		{"a truncated PNG is corrupt", file("truncated.png"), Options{}, failure.Corrupt, "png", "corrupt: png image is"},
+		{"a JPEG cut in its headers is corrupt", prefix("progressive.jpg", 100), Options{}, failure.Corrupt, "jpeg", "corrupt: jpeg header is truncated"},
+		{"a WebP with a broken chunk is corrupt", constant([]byte("RIFF\x20\x00\x00\x00WEBPVP8 \x10\x00\x00\x00garbage garbage!")), Options{}, failure.Corrupt, "webp", "corrupt"},
+		{"a text file is not an image", file("notes.txt"), Options{}, failure.NotImage, "", `not-an-image: 31 bytes starting "These are notes," match no image format`},
+		{"an HTML page is not an image", file("page.html"), Options{}, failure.NotImage, "", "not-an-image"},
+		{"a text starting with BM is not a bitmap", constant([]byte("BMW owners' club minutes, 2026")), Options{}, failure.NotImage, "", "not-an-image"},
+		{"an empty input is not an image", constant(nil), Options{}, failure.NotImage, "", "not-an-image: the input is empty"},
+		{"a HEIC photo is an unsupported format", file("image.heic"), Options{}, failure.Unsupported, "heic",
 			"unsupported-format: HEIC is refused: the decoders without cgo need seconds"},
-		{"an AVIF image is an unsupported format", file("image.avif"), Options{}, Unsupported, "avif", "unsupported-format: AVIF is refused"},
-		{"an SVG drawing is an unsupported format", file("image.svg"), Options{}, Unsupported, "svg", "svg is an image format"},
-		{"a PDF is an unsupported format", constant([]byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")), Options{}, Unsupported, "pdf", "pdf"},
-		{"a JPEG XL codestream is an unsupported format", constant([]byte("\xff\x0a\xfa\x7f\x01\x90")), Options{}, Unsupported, "jxl", "jxl"},
+		{"an AVIF image is an unsupported format", file("image.avif"), Options{}, failure.Unsupported, "avif", "unsupported-format: AVIF is refused"},
+		{"an SVG drawing is an unsupported format", file("image.svg"), Options{}, failure.Unsupported, "svg", "svg is an image format"},
+		{"a PDF is an unsupported format", constant([]byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")), Options{}, failure.Unsupported, "pdf", "pdf"},
+		{"a JPEG XL codestream is an unsupported format", constant([]byte("\xff\x0a\xfa\x7f\x01\x90")), Options{}, failure.Unsupported, "jxl", "jxl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,12 +120,12 @@ func TestMakeRefusesWhatItShould(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Make succeeded; want %s", tt.reason)
 			}
-			var e *Error
+			var e *failure.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("Make error %v is a %T; want a *thumb.Error", err, err)
+				t.Fatalf("Make error %v is a %T; want a *failure.Error", err, err)
 			}
-			if e.Reason != tt.reason || e.Format != tt.format {
-				t.Errorf("Make error reason, format = %s, %q; want %s, %q (%v)", e.Reason, e.Format, tt.reason, tt.format, err)
+			if e.Code != tt.reason || e.Format != tt.format {
+				t.Errorf("Make error reason, format = %s, %q; want %s, %q (%v)", e.Code, e.Format, tt.reason, tt.format, err)
 			}
 			if !strings.Contains(err.Error(), tt.message) {
 				t.Errorf("Make error = %q; want it to contain %q", err, tt.message)
@@ -155,8 +157,8 @@ func TestTheBombIsRefusedWithLittleMemory(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	_, err := Make(bomb, Options{})
 	runtime.ReadMemStats(&after)
-	if reasonOf(t, err) != TooLarge {
-		t.Fatalf("Make(bomb) = %v; want %s", err, TooLarge)
+	if codeOf(t, err) != failure.TooManyPixels {
+		t.Fatalf("Make(bomb) = %v; want %s", err, failure.TooManyPixels)
 	}
 	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
 		t.Errorf("refusing the bomb allocated %d bytes; want under 1 MiB", n)
@@ -170,7 +172,7 @@ func TestMakeRecoversFromADecoderPanic(t *testing.T) {
 	t.Cleanup(func() { decoders["bmp"] = saved })
 	decoders["bmp"] = func(io.Reader) (image.Image, error) { panic("index out of range") }
 	_, err := Make(readFile(t, "image.bmp"), Options{})
-	if reasonOf(t, err) != Corrupt || !strings.Contains(err.Error(), "bmp decoder panicked: index out of range") {
+	if codeOf(t, err) != failure.Corrupt || !strings.Contains(err.Error(), "bmp decoder panicked: index out of range") {
 		t.Errorf("Make with a panicking decoder = %v; want corrupt: bmp decoder panicked: ...", err)
 	}
 }
@@ -210,7 +212,7 @@ func TestMakeHandlesA50MegapixelPhoto(t *testing.T) {
 	if m := meanColour(got); colourDistance(m, [4]float64{100, 100, 100, 255}) > 6 {
 		t.Errorf("mean colour = %.0f; want about 100 grey", m)
 	}
-	if _, err := Make(buf.Bytes(), Options{MaxPixels: 49_000_000}); reasonOf(t, err) != TooLarge {
-		t.Errorf("Make(50 MP, limit 49 MP) = %v; want %s", err, TooLarge)
+	if _, err := Make(buf.Bytes(), Options{MaxPixels: 49_000_000}); codeOf(t, err) != failure.TooManyPixels {
+		t.Errorf("Make(50 MP, limit 49 MP) = %v; want %s", err, failure.TooManyPixels)
 	}
 }

@@ -1,6 +1,10 @@
 package thumb
 
-import "image"
+import (
+	"image"
+
+	"github.com/thumbq/thumbq/worker/failure"
+)
 
 // orient turns the (already resized) image upright according to its EXIF orientation.
 //
@@ -8,7 +12,7 @@ import "image"
 // left-right, 3 turned 180°, 4 mirrored top-bottom, 5 transposed (mirrored along the top-left to
 // bottom-right diagonal), 6 turned 90° clockwise, 7 transversed (mirrored along the other
 // diagonal), 8 turned 90° counter-clockwise.
-func orient(j *job) *Error {
+func orient(j *job) *failure.Error {
 	if j.orientation != 1 {
 		j.img = transform(j.img.(*image.RGBA), j.orientation)
 	}

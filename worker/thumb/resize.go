@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"image"
 	"image/color"
 
@@ -20,7 +22,7 @@ import (
 //
 // The size is fitted from the source's full size, not from the decoded image's, which a scaled
 // decoder may have rounded (a 4001 pixel wide JPEG decoded at 1/8 is 501 wide).
-func resize(j *job) *Error {
+func resize(j *job) *failure.Error {
 	tw, th := j.target()
 	j.img = scale(j.img, tw, th)
 	return nil

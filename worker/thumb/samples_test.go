@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"flag"
 	"io/fs"
 	"os"
@@ -16,7 +18,7 @@ var samplesOut = flag.String("samples-out", "", "write the thumbnails of worker/
 func TestSamples(t *testing.T) {
 	want := map[string]struct {
 		w, h   int
-		reason Reason
+		reason failure.Code
 	}{
 		"IMG 0001 (copy)+final.jpg":        {64, 43, ""}, // orientation 8, stored upright-portrait
 		"albums/été/φωτο.jpg":              {43, 64, ""},
@@ -27,9 +29,9 @@ func TestSamples(t *testing.T) {
 		"mountain-panorama.jpg":            {64, 12, ""},
 		"phone-portrait-orientation-6.jpg": {43, 64, ""},
 		"sunset-cmyk.jpg":                  {64, 43, ""},
-		"notes.txt":                        {0, 0, NotImage},
-		"LICENSE-exif-orientation":         {0, 0, NotImage},
-		"README.md":                        {0, 0, NotImage},
+		"notes.txt":                        {0, 0, failure.NotImage},
+		"LICENSE-exif-orientation":         {0, 0, failure.NotImage},
+		"README.md":                        {0, 0, failure.NotImage},
 	}
 	root := filepath.Join("..", "samples")
 	seen := 0
@@ -51,7 +53,7 @@ func TestSamples(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if w.reason != "" {
 				_, err := Make(data, Options{})
-				if err == nil || reasonOf(t, err) != w.reason {
+				if err == nil || codeOf(t, err) != w.reason {
 					t.Errorf("Make(%s) = %v; want %s", name, err, w.reason)
 				}
 				return

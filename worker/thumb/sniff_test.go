@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"bytes"
 	"errors"
 	"math/rand/v2"
@@ -48,7 +50,7 @@ func TestSniffReadsTheBytesNotTheName(t *testing.T) {
 }
 
 // TestMakeOnDamagedFiles cuts and scrambles every fixture in many ways: Make must return either
-// a valid thumbnail or a *Error, never anything else (a decoder panic would show up as a Corrupt
+// a valid thumbnail or a *failure.Error, never anything else (a decoder panic would show up as a Corrupt
 // "panicked" error, which is reported here too, so that it gets looked at).
 func TestMakeOnDamagedFiles(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join("testdata", "*.*"))
@@ -91,14 +93,14 @@ func checkMakeContract(t *testing.T, data []byte) {
 	t.Helper()
 	res, err := Make(data, Options{MaxPixels: 4_000_000})
 	if err != nil {
-		var e *Error
+		var e *failure.Error
 		if !errors.As(err, &e) {
-			t.Fatalf("Make error %v is a %T; want a *thumb.Error", err, err)
+			t.Fatalf("Make error %v is a %T; want a *failure.Error", err, err)
 		}
-		switch e.Reason {
-		case NotImage, Unsupported, TooLarge, Corrupt:
+		switch e.Code {
+		case failure.NotImage, failure.Unsupported, failure.TooManyPixels, failure.Corrupt:
 		default:
-			t.Fatalf("Make error has reason %q; want one of the four", e.Reason)
+			t.Fatalf("Make error has reason %q; want one of the four", e.Code)
 		}
 		if bytes.Contains([]byte(err.Error()), []byte("panicked")) {
 			t.Errorf("a decoder panicked on %d bytes starting %q: %v", len(data), data[:min(len(data), 16)], err)

@@ -1,6 +1,8 @@
 package thumb
 
 import (
+	"github.com/thumbq/thumbq/worker/failure"
+
 	"image"
 	"strings"
 )
@@ -55,7 +57,7 @@ type job struct {
 // error if a step panics.
 type step struct {
 	name string
-	run  func(*job) *Error
+	run  func(*job) *failure.Error
 }
 
 // steps run in order. Orientation is read before decoding, so that resize can fit the displayed
@@ -85,7 +87,7 @@ func Make(data []byte, opts Options) (res Result, err error) {
 			if current == "decode" {
 				what = j.format + " decoder"
 			}
-			res, err = Result{}, fail(Corrupt, j.format, "%s panicked: %v", what, r)
+			res, err = Result{}, failure.New(failure.Corrupt, j.format, "%s panicked: %v", what, r)
 		}
 	}()
 	for _, s := range steps {
@@ -111,17 +113,17 @@ func Make(data []byte, opts Options) (res Result, err error) {
 }
 
 // sniff names the format from the bytes and refuses what Make does not decode.
-func sniff(j *job) *Error {
+func sniff(j *job) *failure.Error {
 	j.format = Sniff(j.data)
 	switch {
 	case j.format == "":
-		return fail(NotImage, "", "%s", describe(j.data))
+		return failure.New(failure.NotImage, "", "%s", describe(j.data))
 	case j.format == "heic" || j.format == "avif":
-		return fail(Unsupported, j.format, "%s is refused: the decoders without cgo need seconds and "+
+		return failure.New(failure.Unsupported, j.format, "%s is refused: the decoders without cgo need seconds and "+
 			"hundreds of megabytes for one phone photo, beyond the worker's bounds; upload it as JPEG",
 			strings.ToUpper(j.format))
 	case !decodable[j.format]:
-		return fail(Unsupported, j.format, "%s is an image format thumbq does not decode", j.format)
+		return failure.New(failure.Unsupported, j.format, "%s is an image format thumbq does not decode", j.format)
 	}
 	return nil
 }

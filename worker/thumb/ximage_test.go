@@ -12,7 +12,7 @@ import (
 // Make: each WebP, BMP and TIFF that has a PNG of the same picture beside it must look like that
 // PNG's thumbnail (video-001.lossy.webp against video-001.png also checks the WebP colour
 // correction against a source that libwebp never touched); the others must give a thumbnail or
-// a *Error.
+// a *failure.Error.
 func TestXImageTestImages(t *testing.T) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/image").Output()
 	dir := filepath.Join(strings.TrimSpace(string(out)), "testdata")
