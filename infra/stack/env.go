@@ -107,21 +107,51 @@ func Lookup(name string) (Environment, error) {
 	return e, e.validate()
 }
 
-// validate checks the settings against the worker's and AWS's limits at synth time.
+// validate checks the settings at synth time, so that a setting the worker or AWS would refuse
+// cannot be deployed: the worker's own settings through config.Validate (the bounds live there
+// once), the rest against the limits of Fargate and Application Auto Scaling.
 func (e Environment) validate() error {
 	switch {
 	case e.MinTasks < 0 || e.MaxTasks < 1 || e.MinTasks > e.MaxTasks:
 		return fmt.Errorf("env %s: tasks min %d, max %d: want 0 <= min <= max, max >= 1", e.Name, e.MinTasks, e.MaxTasks)
 	case e.ThumbnailExpiryDays < 1:
 		return fmt.Errorf("env %s: thumbnail expiry %d days: want at least 1", e.Name, e.ThumbnailExpiryDays)
-	case e.URLExpiry <= 0 || e.URLExpiry > config.MaxURLExpiry:
-		return fmt.Errorf("env %s: URL expiry %s: want at most %s", e.Name, e.URLExpiry, config.MaxURLExpiry)
-	case e.VisibilityTimeout < time.Second || e.VisibilityTimeout > 12*time.Hour || e.VisibilityTimeout%time.Second != 0:
-		return fmt.Errorf("env %s: visibility timeout %s: want whole seconds from 1s to 12h", e.Name, e.VisibilityTimeout)
-	case config.StopTimeout(e.GracePeriod) > 120*time.Second || e.GracePeriod%time.Second != 0:
-		return fmt.Errorf("env %s: grace period %s: the stop timeout %s exceeds Fargate's 120s", e.Name, e.GracePeriod, config.StopTimeout(e.GracePeriod))
-	case e.Concurrency < 1:
-		return fmt.Errorf("env %s: concurrency %d: want at least 1", e.Name, e.Concurrency)
+	case e.GracePeriod%time.Second != 0:
+		// config bounds the grace period by config.MaxGracePeriod (Fargate's longest stop timeout
+		// less the margin); Fargate also wants the stop timeout in whole seconds.
+		return fmt.Errorf("env %s: grace period %s: the container's stop timeout %s is not whole seconds",
+			e.Name, e.GracePeriod, config.StopTimeout(e.GracePeriod))
+	}
+	if err := e.workerConfig().Validate(); err != nil {
+		return fmt.Errorf("env %s: the worker would refuse it: %w", e.Name, err)
 	}
 	return nil
+}
+
+// Placeholders for the settings that are CloudFormation references until deploy time (bucket
+// names, queue URLs, the topic ARN), in the configuration workerConfig returns. Distinct, as the
+// real ones are.
+const (
+	placeholderSourceBucket    = "source-bucket"
+	placeholderThumbnailBucket = "thumbnail-bucket"
+	placeholderQueueURL        = "work-queue-url"
+	placeholderDeadLetterURL   = "dead-letter-queue-url"
+	placeholderTopicARN        = "topic-arn"
+)
+
+// workerConfig is the configuration the worker reads from the container environment the stack
+// sets: the environment's settings over config's defaults, with placeholders for the names that
+// CloudFormation resolves at deploy time.
+func (e Environment) workerConfig() config.Config {
+	c := config.Defaults()
+	c.SourceBucket = placeholderSourceBucket
+	c.ThumbnailBucket = placeholderThumbnailBucket
+	c.QueueURL = placeholderQueueURL
+	c.DeadLetterURL = placeholderDeadLetterURL
+	c.TopicARN = placeholderTopicARN
+	c.URLExpiry = e.URLExpiry
+	c.VisibilityTimeout = e.VisibilityTimeout
+	c.GracePeriod = e.GracePeriod
+	c.Concurrency = e.Concurrency
+	return c
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/thumbq/thumbq/worker/config"
 )
 
 func TestLookup(t *testing.T) {
@@ -38,10 +40,14 @@ func TestValidateRefusesSettingsTheWorkerOrFargateCannotHonour(t *testing.T) {
 		{"min above max", func(e *Environment) { e.MinTasks, e.MaxTasks = 3, 2 }, "tasks min 3, max 2"},
 		{"no task at all", func(e *Environment) { e.MaxTasks = 0 }, "tasks min 0, max 0"},
 		{"expiry of 0 days", func(e *Environment) { e.ThumbnailExpiryDays = 0 }, "thumbnail expiry 0 days"},
-		{"links valid longer than SigV4 allows", func(e *Environment) { e.URLExpiry = 8 * 24 * time.Hour }, "URL expiry 192h0m0s"},
-		{"a visibility timeout in fractions of seconds", func(e *Environment) { e.VisibilityTimeout = 1500 * time.Millisecond }, "visibility timeout 1.5s"},
-		{"a stop timeout over Fargate's 120 s", func(e *Environment) { e.GracePeriod = 116 * time.Second }, "exceeds Fargate's 120s"},
-		{"no concurrency", func(e *Environment) { e.Concurrency = 0 }, "concurrency 0"},
+		{"a stop timeout in fractions of seconds", func(e *Environment) { e.GracePeriod = 2500 * time.Millisecond }, "stop timeout 7.5s is not whole seconds"},
+		// The worker's own bounds, from config.Validate: the error names the variable.
+		{"links valid longer than SigV4 allows", func(e *Environment) { e.URLExpiry = config.MaxURLExpiry + time.Hour }, config.EnvURLExpiry + ": 169h0m0s"},
+		{"a visibility timeout in fractions of seconds", func(e *Environment) { e.VisibilityTimeout = 1500 * time.Millisecond }, config.EnvVisibilityTimeout + ": 1.5s"},
+		{"a visibility timeout over SQS's 12 h", func(e *Environment) { e.VisibilityTimeout = config.MaxVisibilityTimeout + time.Second }, config.EnvVisibilityTimeout + ": 12h0m1s"},
+		{"a stop timeout over Fargate's", func(e *Environment) { e.GracePeriod = config.MaxGracePeriod + time.Second }, config.EnvGracePeriod + ": 1m56s"},
+		{"no concurrency", func(e *Environment) { e.Concurrency = 0 }, config.EnvConcurrency + ": 0"},
+		{"more concurrency than the worker takes", func(e *Environment) { e.Concurrency = config.MaxConcurrency + 1 }, config.EnvConcurrency + ": 1025"},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			e := Environments["dev"]

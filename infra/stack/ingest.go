@@ -11,10 +11,9 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
-)
 
-// MaxReceiveCount is how many times a message is received before SQS moves it to the dead-letter queue.
-const MaxReceiveCount = 3
+	"github.com/thumbq/thumbq/worker/config"
+)
 
 // IngestProps configures Ingest.
 type IngestProps struct {
@@ -31,16 +30,18 @@ type Ingest struct {
 	work, dead, undelivered awssqs.Queue
 }
 
-// NewIngest creates the rule and the queues. Every queue is encrypted with SSE-SQS (EventBridge
+// NewIngest creates the queues and the rule. Every queue is encrypted with SSE-SQS (EventBridge
 // cannot write to a queue encrypted with the aws/sqs KMS key: its deliveries would be dropped)
 // and refuses requests without TLS.
 func NewIngest(scope constructs.Construct, id string, props *IngestProps) *Ingest {
 	in := &Ingest{Construct: constructs.NewConstruct(scope, jsii.String(id))}
-	removal := awscdk.RemovalPolicy_DESTROY
-	if props.Retain {
-		removal = awscdk.RemovalPolicy_RETAIN
-	}
+	in.addQueues(props.VisibilityTimeout, removalPolicy(props.Retain))
+	in.addRule(props.SourceBucket)
+	return in
+}
 
+// addQueues creates the work queue, its dead-letter queue and the queue of undelivered events.
+func (in *Ingest) addQueues(visibilityTimeout time.Duration, removal awscdk.RemovalPolicy) {
 	in.dead = awssqs.NewQueue(in.Construct, jsii.String("DeadLetterQueue"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
@@ -56,10 +57,10 @@ func NewIngest(scope constructs.Construct, id string, props *IngestProps) *Inges
 	in.work = awssqs.NewQueue(in.Construct, jsii.String("WorkQueue"), &awssqs.QueueProps{
 		Encryption:             awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:             jsii.Bool(true),
-		VisibilityTimeout:      awscdk.Duration_Seconds(jsii.Number(props.VisibilityTimeout.Seconds())),
-		ReceiveMessageWaitTime: awscdk.Duration_Seconds(jsii.Number(20)),
+		VisibilityTimeout:      seconds(visibilityTimeout),
+		ReceiveMessageWaitTime: seconds(config.DefaultWaitTime), // the worker's long poll
 		RetentionPeriod:        awscdk.Duration_Days(jsii.Number(4)),
-		DeadLetterQueue:        &awssqs.DeadLetterQueue{Queue: in.dead, MaxReceiveCount: jsii.Number(MaxReceiveCount)},
+		DeadLetterQueue:        &awssqs.DeadLetterQueue{Queue: in.dead, MaxReceiveCount: jsii.Number(config.MaxReceiveCount)},
 		RemovalPolicy:          removal,
 	})
 
@@ -74,14 +75,18 @@ func NewIngest(scope constructs.Construct, id string, props *IngestProps) *Inges
 		Id:     jsii.String("AwsSolutions-SQS3"),
 		Reason: jsii.String("This queue is itself a dead-letter queue: the EventBridge rule target's (EventBridge refers to it in the target, not in an SQS redrive policy)."),
 	}}, jsii.Bool(false))
+}
 
+// addRule creates the rule that sends the source bucket's "Object Created" events to the work
+// queue, and those it could not deliver to the undelivered-events queue.
+func (in *Ingest) addRule(source awss3.IBucket) {
 	in.rule = awsevents.NewRule(in.Construct, jsii.String("ObjectCreated"), &awsevents.RuleProps{
 		Description: jsii.String("S3 Object Created events of the source bucket, to the work queue"),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings("aws.s3"),
 			DetailType: jsii.Strings("Object Created"),
 			Detail: &map[string]interface{}{
-				"bucket": map[string]interface{}{"name": []interface{}{props.SourceBucket.BucketName()}},
+				"bucket": map[string]interface{}{"name": []interface{}{source.BucketName()}},
 			},
 		},
 	})
@@ -92,15 +97,22 @@ func NewIngest(scope constructs.Construct, id string, props *IngestProps) *Inges
 		RetryAttempts:   jsii.Number(185),
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
 	}))
-	return in
 }
 
 // WorkQueue is the queue the worker consumes.
 func (in *Ingest) WorkQueue() awssqs.IQueue { return in.work }
 
-// DeadLetterQueue receives work-queue messages after MaxReceiveCount receives, and bad uploads
+// DeadLetterQueue receives work-queue messages after config.MaxReceiveCount receives, and bad uploads
 // the worker sends there directly.
 func (in *Ingest) DeadLetterQueue() awssqs.IQueue { return in.dead }
 
 // UndeliveredEvents receives events EventBridge could not deliver to the work queue.
 func (in *Ingest) UndeliveredEvents() awssqs.IQueue { return in.undelivered }
+
+// removalPolicy is what happens to a stateful resource when the stack is destroyed.
+func removalPolicy(retain bool) awscdk.RemovalPolicy {
+	if retain {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}

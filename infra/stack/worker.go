@@ -49,25 +49,28 @@ type Worker struct {
 	errors  awslogs.MetricFilter
 }
 
-// NewWorker creates the cluster, the task definition (ARM64: Graviton Fargate costs about 20% less
-// than x86 for the same vCPU and memory), the service and its scaling, with a task role that may
-// do only what the worker does.
+// NewWorker creates the cluster, the logs, the task definition with its container and its role's
+// grants, the service and its scaling.
 func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worker {
 	w := &Worker{Construct: constructs.NewConstruct(scope, jsii.String(id))}
-	settings := props.Env
-	removal := awscdk.RemovalPolicy_DESTROY
-	if settings.Retain {
-		removal = awscdk.RemovalPolicy_RETAIN
-	}
-
 	w.cluster = awsecs.NewCluster(w.Construct, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 props.Vpc,
 		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED, // RunningTaskCount for the dashboard
 	})
+	logs := w.addLogs(props.Env)
+	task := w.addTaskDefinition(props.Env)
+	addContainer(task, logs, props)
+	grantTaskRole(task, props)
+	w.addService(task, props.Vpc)
+	w.scaleOnBacklog(props.WorkQueue, props.Env)
+	return w
+}
 
+// addLogs creates the worker's log group and the metric filter that counts its errors.
+func (w *Worker) addLogs(settings Environment) awslogs.LogGroup {
 	logs := awslogs.NewLogGroup(w.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     settings.LogRetention,
-		RemovalPolicy: removal,
+		RemovalPolicy: removalPolicy(settings.Retain),
 	})
 	// The worker logs JSON lines (slog): count those at level ERROR.
 	w.errors = awslogs.NewMetricFilter(w.Construct, jsii.String("Errors"), &awslogs.MetricFilterProps{
@@ -77,8 +80,13 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 		MetricName:      jsii.String("WorkerErrors"),
 		MetricValue:     jsii.String("1"),
 	})
+	return logs
+}
 
-	task := awsecs.NewFargateTaskDefinition(w.Construct, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
+// addTaskDefinition creates the task definition: ARM64, since Graviton Fargate costs about 20%
+// less than x86 for the same vCPU and memory.
+func (w *Worker) addTaskDefinition(settings Environment) awsecs.FargateTaskDefinition {
+	return awsecs.NewFargateTaskDefinition(w.Construct, jsii.String("Task"), &awsecs.FargateTaskDefinitionProps{
 		Cpu:            jsii.Number(settings.CPU),
 		MemoryLimitMiB: jsii.Number(settings.MemoryMiB),
 		RuntimePlatform: &awsecs.RuntimePlatform{
@@ -86,6 +94,11 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
 		},
 	})
+}
+
+// addContainer adds the worker's container, built from Dockerfile, running `thumbq work` with the
+// configuration of containerEnvironment.
+func addContainer(task awsecs.FargateTaskDefinition, logs awslogs.ILogGroup, props *WorkerProps) {
 	container := task.AddContainer(jsii.String("worker"), &awsecs.ContainerDefinitionOptions{
 		Image: awsecs.ContainerImage_FromAsset(jsii.String(props.RepoRoot), &awsecs.AssetImageProps{
 			File:     jsii.String(Dockerfile),
@@ -93,26 +106,15 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 		}),
 		Command: jsii.Strings("work"),
 		// ECS sends SIGTERM, waits this long, then SIGKILL: the worker's grace period and margin.
-		StopTimeout:            seconds(config.StopTimeout(settings.GracePeriod)),
+		StopTimeout:            seconds(config.StopTimeout(props.Env.GracePeriod)),
 		ReadonlyRootFilesystem: jsii.Bool(true), // the worker writes no files
 		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
 			LogGroup:     logs,
 			StreamPrefix: jsii.String("worker"),
 		}),
 	})
-	// The variables the worker reads, named by its config package; added in a fixed order so that
-	// the template does not change from one synth to the next.
-	env := map[string]*string{
-		config.EnvSourceBucket:      props.SourceBucket.BucketName(),
-		config.EnvThumbnailBucket:   props.ThumbnailBucket.BucketName(),
-		config.EnvQueueURL:          props.WorkQueue.QueueUrl(),
-		config.EnvDeadLetterURL:     props.DeadLetterQueue.QueueUrl(),
-		config.EnvTopicARN:          props.Topic.TopicArn(),
-		config.EnvURLExpiry:         jsii.String(settings.URLExpiry.String()),
-		config.EnvVisibilityTimeout: jsii.String(settings.VisibilityTimeout.String()),
-		config.EnvGracePeriod:       jsii.String(settings.GracePeriod.String()),
-		config.EnvConcurrency:       jsii.String(strconv.Itoa(settings.Concurrency)),
-	}
+	// Added in a fixed order so that the template does not change from one synth to the next.
+	env := containerEnvironment(props)
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		container.AddEnvironment(jsii.String(name), env[name])
 	}
@@ -120,10 +122,31 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 		Id:     jsii.String("AwsSolutions-ECS2"),
 		Reason: jsii.String("The environment holds resource names, URLs and ARNs and tuning settings, no secrets: the worker's credentials come from its task role."),
 	}}, jsii.Bool(false))
+}
 
-	// Least privilege: read uploads; write thumbnails and read them back (a presigned GET is
-	// authorized as the task role); consume the work queue; send bad uploads to its dead-letter
-	// queue; publish to the topic.
+// containerEnvironment is the worker's configuration as the variables its config package names:
+// the resources' names, resolved at deploy time, and the settings of the environment's
+// workerConfig, which validate checked with the worker's own Validate. The others keep the
+// worker's defaults.
+func containerEnvironment(props *WorkerProps) map[string]*string {
+	cfg := props.Env.workerConfig()
+	return map[string]*string{
+		config.EnvSourceBucket:      props.SourceBucket.BucketName(),
+		config.EnvThumbnailBucket:   props.ThumbnailBucket.BucketName(),
+		config.EnvQueueURL:          props.WorkQueue.QueueUrl(),
+		config.EnvDeadLetterURL:     props.DeadLetterQueue.QueueUrl(),
+		config.EnvTopicARN:          props.Topic.TopicArn(),
+		config.EnvURLExpiry:         jsii.String(cfg.URLExpiry.String()),
+		config.EnvVisibilityTimeout: jsii.String(cfg.VisibilityTimeout.String()),
+		config.EnvGracePeriod:       jsii.String(cfg.GracePeriod.String()),
+		config.EnvConcurrency:       jsii.String(strconv.Itoa(cfg.Concurrency)),
+	}
+}
+
+// grantTaskRole gives the task role least privilege: read uploads; write thumbnails and read them
+// back (a presigned GET is authorized as the task role); consume the work queue; send bad uploads
+// to its dead-letter queue; publish to the topic.
+func grantTaskRole(task awsecs.FargateTaskDefinition, props *WorkerProps) {
 	role := task.TaskRole()
 	props.SourceBucket.GrantRead(role, nil)
 	props.ThumbnailBucket.GrantPut(role, nil)
@@ -145,9 +168,14 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 		Reason:    jsii.String("ecr:GetAuthorizationToken, granted by CDK for the image pull, supports no resource-level permission."),
 		AppliesTo: &[]interface{}{"Resource::*"},
 	}}, jsii.Bool(true))
+}
 
+// addService creates the Fargate service in the public subnets (see Network), with a security
+// group that lets nothing in, replacing tasks before it stops old ones and rolling back a failed
+// deployment.
+func (w *Worker) addService(task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) {
 	sg := awsec2.NewSecurityGroup(w.Construct, jsii.String("Tasks"), &awsec2.SecurityGroupProps{
-		Vpc:              props.Vpc,
+		Vpc:              vpc,
 		Description:      jsii.String("thumbq worker tasks: no inbound, outbound to AWS APIs"),
 		AllowAllOutbound: jsii.Bool(true),
 	})
@@ -161,15 +189,18 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 		MaxHealthyPercent: jsii.Number(200),
 		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Rollback: jsii.Bool(true)},
 	})
+}
 
-	// Scale on the backlog: messages waiting plus messages being worked on, so that a task is
-	// removed only when nothing is left for it. Step scaling works from zero tasks (target tracking
-	// on backlog per task would not).
+// scaleOnBacklog scales the service between the environment's MinTasks and MaxTasks on the
+// backlog: messages waiting plus messages being worked on, so that a task is removed only when
+// nothing is left for it. Step scaling works from zero tasks (target tracking on backlog per task
+// would not).
+func (w *Worker) scaleOnBacklog(queue awssqs.IQueue, settings Environment) {
 	backlog := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 		Expression: jsii.String("visible + inflight"),
 		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"visible":  props.WorkQueue.MetricApproximateNumberOfMessagesVisible(maxPerMinute()),
-			"inflight": props.WorkQueue.MetricApproximateNumberOfMessagesNotVisible(maxPerMinute()),
+			"visible":  queue.MetricApproximateNumberOfMessagesVisible(maxPerMinute()),
+			"inflight": queue.MetricApproximateNumberOfMessagesNotVisible(maxPerMinute()),
 		},
 		Label:  jsii.String("Backlog"),
 		Period: awscdk.Duration_Minutes(jsii.Number(1)),
@@ -190,7 +221,6 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 		Cooldown:          awscdk.Duration_Minutes(jsii.Number(1)),
 		EvaluationPeriods: jsii.Number(1),
 	})
-	return w
 }
 
 // Cluster is the ECS cluster of the service.
