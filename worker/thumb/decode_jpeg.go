@@ -13,21 +13,27 @@ import (
 // which leaves at least a factor 2 for the final filter. A file jpegscale does not handle
 // (CMYK, arithmetic coding, 12-bit...) goes to image/jpeg through errFullDecode.
 func decodeJPEGScaled(data []byte, w, h, shrink int) (image.Image, error) {
-	scale := 8
-	for scale > shrink {
-		scale /= 2
-	}
-	if scale < 2 {
+	s := jpegShrink(shrink)
+	if s < 2 {
 		return nil, errFullDecode
 	}
-	img, err := jpegscale.Decode(data, scale)
-	if errors.Is(err, jpegscale.ErrUnsupported) {
+	img, err := jpegscale.Decode(data, s)
+	if errors.As(err, new(jpegscale.UnsupportedError)) {
 		return nil, fmt.Errorf("%w: %w", errFullDecode, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return trimPartialEdges(img, w, h, scale), nil
+	return trimPartialEdges(img, w, h, s), nil
+}
+
+// jpegShrink is the largest of jpegscale's factors 8, 4 and 2 that is at most shrink, or 1.
+func jpegShrink(shrink int) int {
+	s := 8
+	for s > 1 && s > shrink {
+		s /= 2
+	}
+	return s
 }
 
 // trimPartialEdges drops the last column or row of an image reduced by 1/f from a w x h source

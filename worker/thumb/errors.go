@@ -11,6 +11,7 @@ import (
 	"golang.org/x/image/tiff"
 
 	"github.com/thumbq/thumbq/worker/failure"
+	"github.com/thumbq/thumbq/worker/thumb/pngscale"
 )
 
 // decodeError classifies a decoder's error: a feature the decoder does not implement is
@@ -23,6 +24,7 @@ func decodeError(format, what string, err error) *failure.Error {
 	)
 	switch {
 	case errors.As(err, &jpegUnsupported), errors.As(err, &pngUnsupported),
+		errors.As(err, new(pngscale.UnsupportedError)),
 		errors.As(err, &tiffUnsupported), errors.Is(err, bmp.ErrUnsupported):
 		return &failure.Error{Code: failure.Unsupported, Format: format, Err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

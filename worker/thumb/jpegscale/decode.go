@@ -1,24 +1,25 @@
 package jpegscale
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"io"
 	"sync"
 )
 
-// ErrUnsupported is wrapped by the errors of files this package does not decode but another
-// decoder may (arithmetic coding, 12-bit samples, CMYK, RGB, unusual sampling factors...).
-var ErrUnsupported = errors.New("unsupported JPEG feature")
-
 // A FormatError reports that the input is not a valid JPEG.
 type FormatError string
 
 func (e FormatError) Error() string { return "invalid JPEG: " + string(e) }
 
-func unsupported(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrUnsupported, fmt.Sprintf(format, args...))
+// An UnsupportedError reports that the input is a JPEG this package does not decode but another
+// decoder may: arithmetic coding, 12-bit samples, CMYK, RGB, unusual sampling factors...
+type UnsupportedError string
+
+func (e UnsupportedError) Error() string { return "unsupported JPEG feature: " + string(e) }
+
+func unsupported(format string, args ...any) UnsupportedError {
+	return UnsupportedError(fmt.Sprintf(format, args...))
 }
 
 var errTruncated = fmt.Errorf("jpeg data: %w", io.ErrUnexpectedEOF)
@@ -27,25 +28,29 @@ var errTruncated = fmt.Errorf("jpeg data: %w", io.ErrUnexpectedEOF)
 // variable for FuzzDecode, which keeps each run small.
 var maxPixels int64 = 1 << 28
 
-// Decode decodes a baseline or progressive JPEG reduced by 1/scale on each side, scale being
-// 1, 2, 4 or 8: the result is ceil(width/scale) x ceil(height/scale). It returns an *image.Gray
-// for a greyscale file and an *image.YCbCr (with the file's chroma subsampling) for a colour one.
-// Each output pixel is computed from the top-left (8/scale)^2 DCT coefficients of its block, so
-// it is close to the mean of the scale x scale pixels of the full-size decode.
+// Decode decodes a baseline or progressive JPEG reduced by shrink on each side.
 //
-// Files it does not decode give an error wrapping ErrUnsupported; data that ends too early one
-// wrapping io.ErrUnexpectedEOF; other invalid data a FormatError.
-func Decode(data []byte, scale int) (image.Image, error) {
+// shrink means what it means in package pngscale: the factor each side is divided by, each output
+// pixel standing for a block of about shrink x shrink source pixels. Here it is 1, 2, 4 or 8, the
+// blocks are exactly shrink x shrink (the last row and column of blocks may be partial), and the
+// result is ceil(width/shrink) x ceil(height/shrink). Each output pixel is computed from the
+// top-left (8/shrink)^2 DCT coefficients of its 8x8 block, so it is close to the mean of its
+// block of the full-size decode.
+//
+// It returns an *image.Gray for a greyscale file and an *image.YCbCr (with the file's chroma
+// subsampling) for a colour one. Files it does not decode give an UnsupportedError; data that ends
+// too early an error wrapping io.ErrUnexpectedEOF; other invalid data a FormatError.
+func Decode(data []byte, shrink int) (image.Image, error) {
 	size := 0
-	switch scale {
+	switch shrink {
 	case 1, 2, 4, 8:
-		size = 8 / scale
+		size = 8 / shrink
 	default:
-		return nil, fmt.Errorf("jpegscale: scale 1/%d: want 1/1, 1/2, 1/4 or 1/8", scale)
+		return nil, fmt.Errorf("jpegscale: shrink %d: want 1, 2, 4 or 8", shrink)
 	}
 	d := decoders.Get().(*decoder)
 	defer decoders.Put(d)
-	d.reset(data, scale, size)
+	d.reset(data, shrink, size)
 	img, err := d.decode()
 	d.release()
 	if err != nil {
@@ -78,10 +83,10 @@ type component struct {
 }
 
 type decoder struct {
-	data        []byte
-	scale, size int // reduce by 1/scale; size = 8/scale pixels per block side
-	kmax        int // the largest zigzag index needed for size x size pixels
-	ncoef       int // coefficients kept per block (progressive)
+	data         []byte
+	shrink, size int // reduce by shrink; size = 8/shrink pixels per block side
+	kmax         int // the largest zigzag index needed for size x size pixels
+	ncoef        int // coefficients kept per block (progressive)
 
 	width, height int
 	sof           bool
@@ -109,14 +114,14 @@ type decoder struct {
 	f, tmp [64]float32
 }
 
-func (d *decoder) reset(data []byte, scale, size int) {
-	d.data, d.scale, d.size = data, scale, size
+func (d *decoder) reset(data []byte, shrink, size int) {
+	d.data, d.shrink, d.size = data, shrink, size
 	d.kmax = kmaxFor[size]
 	d.ncoef = d.kmax + 1
 	d.width, d.height, d.sof, d.progressive, d.scans, d.ncomp = 0, 0, false, false, 0, 0
 	d.qdef, d.dcDef, d.acDef = [4]bool{}, [4]bool{}, [4]bool{}
 	d.ri, d.jfif, d.adobe, d.adobeTransf, d.eobrun = 0, false, false, 0, 0
-	clear(d.blk[:]) // readAC leaves values above kmax, which a decode at another scale would read
+	clear(d.blk[:]) // readAC leaves values above kmax, which a decode at another shrink would read
 	for i := range d.comp {
 		c := &d.comp[i]
 		*c = component{coef: c.coef[:0], nz: c.nz[:0]}
@@ -232,7 +237,7 @@ func (d *decoder) readSOF(seg []byte, progressive bool) error {
 	case w == 0:
 		return FormatError("zero width")
 	case int64(w)*int64(h) > maxPixels:
-		return fmt.Errorf("%dx%d is over the decoder's limit of %d pixels", w, h, maxPixels)
+		return unsupported("%dx%d is over the decoder's limit of %d pixels", w, h, maxPixels)
 	}
 	d.width, d.height, d.ncomp, d.progressive, d.sof = w, h, nf, progressive, true
 	d.hmax, d.vmax = 1, 1
@@ -391,7 +396,7 @@ func (d *decoder) finish() (image.Image, error) {
 			d.reconstruct(&d.comp[i])
 		}
 	}
-	r := image.Rect(0, 0, (d.width+d.scale-1)/d.scale, (d.height+d.scale-1)/d.scale)
+	r := image.Rect(0, 0, (d.width+d.shrink-1)/d.shrink, (d.height+d.shrink-1)/d.shrink)
 	if d.ncomp == 1 {
 		c := &d.comp[0]
 		return &image.Gray{Pix: c.pix, Stride: c.stride, Rect: r}, nil

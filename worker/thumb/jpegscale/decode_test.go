@@ -28,7 +28,7 @@ import (
 //	1/1  0.05  a float IDCT against image/jpeg's integer one
 var maxMeanDiff = map[int]float64{8: 0.3, 4: 2.6, 2: 3, 1: 0.1}
 
-// unsupportedFixtures are the testdata files that must be refused with ErrUnsupported.
+// unsupportedFixtures are the testdata files that must be refused with an UnsupportedError.
 var unsupportedFixtures = map[string]string{
 	"arithmetic.jpg": "arithmetic coding",
 	"rgb.jpg":        "RGB colour",
@@ -59,8 +59,8 @@ func TestDecodeMatchesTheStandardLibrary(t *testing.T) {
 		if why, ok := unsupportedFixtures[name]; ok {
 			t.Run(name+" is left to the full decoder", func(t *testing.T) {
 				_, err := Decode(data, 8)
-				if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), why) {
-					t.Errorf("Decode(%s) = %v; want an error wrapping ErrUnsupported about %s", name, err, why)
+				if !errors.As(err, new(UnsupportedError)) || !strings.Contains(err.Error(), why) {
+					t.Errorf("Decode(%s) = %v; want an UnsupportedError about %s", name, err, why)
 				}
 			})
 			continue

@@ -14,8 +14,7 @@
 // It decodes baseline and extended sequential (Huffman, 8-bit) and progressive files, with
 // restart intervals, greyscale or YCbCr with any chroma subsampling image.YCbCr has. Everything
 // else (arithmetic coding, 12-bit samples, lossless and hierarchical files, CMYK/YCCK, RGB,
-// other sampling factors) is refused with an error wrapping ErrUnsupported, for a full decoder
-// to handle.
+// other sampling factors) is refused with an UnsupportedError, for a full decoder to handle.
 //
 // # Speed and memory
 //

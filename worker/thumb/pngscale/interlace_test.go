@@ -9,10 +9,12 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/thumbq/thumbq/worker/thumb/internal/inflate"
 )
 
 // interlaced rewrites a non-interlaced PNG as an Adam7 one with the same pixels: its rows are
-// decoded (with this package's inflater and unfilter), each pass is packed bit by bit, the rows
+// decoded (with package inflate and this package's unfilter), each pass is packed bit by bit, the rows
 // filtered with Sub or Up (none on a pass's first row), and compressed again.
 func interlaced(t testing.TB, data []byte) []byte {
 	t.Helper()
@@ -23,16 +25,16 @@ func interlaced(t testing.TB, data []byte) []byte {
 	bits := h.depth * channels(h.colorType)
 	bpp := h.bytesPerPixel()
 	rowBytes := (h.width*bits + 7) / 8
-	var f inflater
+	var f inflate.Reader
 	ir := idatReader{data: data, pos: h.idat}
-	if err := f.reset(&ir); err != nil {
+	if err := f.Reset(&ir); err != nil {
 		t.Fatal(err)
 	}
 	rows := make([][]byte, h.height)
 	prev := make([]byte, 1+rowBytes)
 	for y := range rows {
 		cur := make([]byte, 1+rowBytes)
-		if err := f.readFull(cur); err != nil {
+		if err := f.ReadFull(cur); err != nil {
 			t.Fatal(err)
 		}
 		if err := unfilter(cur[0], cur[1:], prev[1:], bpp); err != nil {

@@ -1,6 +1,7 @@
-// Package pngscale decodes a PNG already reduced by an integer factor: it inflates and unfilters
-// the image row by row and averages blocks of about k x k pixels as the rows go by, so its memory
-// is two rows of the source and the output, whatever the size of the image.
+// Package pngscale decodes a PNG already reduced by an integer factor: it inflates (package
+// inflate) and unfilters the image row by row and averages blocks of about shrink x shrink pixels
+// (package box) as the rows go by, so its memory is two rows of the source and the output,
+// whatever the size of the image.
 //
 // It reads every PNG that image/png reads (bit depths 1 to 16; grey, grey with alpha, RGB, RGBA,
 // palette, each with tRNS transparency where the format allows it; interlaced or not) and returns
@@ -58,18 +59,26 @@ type header struct {
 	idatLen int // total length of the pixel data in the first run of IDAT chunks
 }
 
-// Decode decodes the PNG in data reduced by k (k >= 1): the result is max(1, w/k) x max(1, h/k)
-// pixels, each the mean of a block of the source whose edges are at i*w/ow and j*h/oh (so blocks
-// are k or k+1 wide and every source pixel counts once). A truncated file gives an error wrapping
-// io.ErrUnexpectedEOF.
+// Decode decodes the PNG in data reduced by shrink on each side.
+//
+// shrink means what it means in package jpegscale: the factor each side is divided by, each
+// output pixel standing for a block of about shrink x shrink source pixels. Here it is any
+// integer from 1, and the blocks are spread over the whole image: the result is
+// max(1, floor(w/shrink)) x max(1, floor(h/shrink)) pixels, each the mean of a block whose edges
+// are at i*w/ow and j*h/oh (so blocks are shrink or shrink+1 wide and every source pixel counts
+// once, with no partial block at the edge).
+//
+// A truncated file gives an error wrapping io.ErrUnexpectedEOF, a valid PNG this package does
+// not decode (image/png's UnsupportedError cases) an UnsupportedError, other invalid data a
+// FormatError.
 //
 // Decode allocates two rows of the source and the output (and, for an interlaced image, the
 // sums of the output). Check the dimensions in the header
 // first (image/png's DecodeConfig) as you would before image/png's Decode, which allocates the
 // whole image.
-func Decode(data []byte, k int) (*image.RGBA, error) {
-	if k < 1 {
-		return nil, fmt.Errorf("pngscale: reduction factor %d; want at least 1", k)
+func Decode(data []byte, shrink int) (*image.RGBA, error) {
+	if shrink < 1 {
+		return nil, fmt.Errorf("pngscale: shrink %d; want at least 1", shrink)
 	}
 	h, err := parse(data)
 	if err != nil {
@@ -81,7 +90,7 @@ func Decode(data []byte, k int) (*image.RGBA, error) {
 		return nil, fmt.Errorf("pngscale: %dx%d image in %d bytes of compressed data: %w",
 			h.width, h.height, h.idatLen, io.ErrUnexpectedEOF)
 	}
-	return reduce(data, h, int(rowBytes), k)
+	return reduce(data, h, int(rowBytes), shrink)
 }
 
 // bytesPerPixel is the distance the filters look back: the bytes of a pixel, at least 1.
@@ -99,12 +108,23 @@ func channels(colorType int) int {
 	return 1
 }
 
+// A FormatError reports that the input is not a valid PNG.
+type FormatError string
+
+func (e FormatError) Error() string { return "pngscale: " + string(e) }
+
+// An UnsupportedError reports that the input uses a valid PNG feature this package (like
+// image/png) does not decode.
+type UnsupportedError string
+
+func (e UnsupportedError) Error() string { return "pngscale: " + string(e) }
+
 func truncated(what string) error {
 	return fmt.Errorf("pngscale: %s: %w", what, io.ErrUnexpectedEOF)
 }
 
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("pngscale: "+format, args...)
+func malformed(format string, args ...any) FormatError {
+	return FormatError(fmt.Sprintf(format, args...))
 }
 
 // parse walks every chunk up to IEND, checking their order and CRCs, and reads the header,
@@ -200,10 +220,10 @@ func (h *header) parseIHDR(b []byte) error {
 		return malformed("non-positive dimension")
 	}
 	if b[10] != 0 {
-		return malformed("unsupported compression method")
+		return UnsupportedError("unsupported compression method")
 	}
 	if b[11] != 0 {
-		return malformed("unsupported filter method")
+		return UnsupportedError("unsupported filter method")
 	}
 	if b[12] > 1 {
 		return malformed("invalid interlace method")
@@ -219,7 +239,7 @@ func (h *header) parseIHDR(b []byte) error {
 		ok = h.depth == 8 || h.depth == 16
 	}
 	if !ok {
-		return malformed("bit depth %d, color type %d", h.depth, h.colorType)
+		return UnsupportedError(fmt.Sprintf("bit depth %d, color type %d", h.depth, h.colorType))
 	}
 	return nil
 }

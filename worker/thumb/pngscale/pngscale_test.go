@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -240,10 +241,37 @@ func TestDecodeRefusesBrokenFiles(t *testing.T) {
 	t.Run("a flipped bit in the pixel data is a checksum error", func(t *testing.T) {
 		bad := bytes.Clone(good)
 		bad[len(bad)/2] ^= 4
-		if _, err := Decode(bad, 2); err == nil || errors.Is(err, io.ErrUnexpectedEOF) {
-			t.Errorf("Decode = %v; want a checksum error", err)
+		_, err := Decode(bad, 2)
+		var fe FormatError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), "checksum") {
+			t.Errorf("Decode = %v (%T); want a FormatError about a checksum", err, err)
 		}
 	})
+	// withIHDR returns good with IHDR byte i (of its 13) set to v and the chunk's CRC made right.
+	withIHDR := func(i int, v byte) []byte {
+		bad := bytes.Clone(good)
+		bad[16+i] = v
+		binary.BigEndian.PutUint32(bad[29:], crc32.ChecksumIEEE(bad[12:29]))
+		return bad
+	}
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{
+		{"bit depth 3 is unsupported, as image/png says", withIHDR(8, 3)},
+		{"colour type 5 is unsupported, as image/png says", withIHDR(9, 5)},
+		{"compression method 1 is unsupported, as image/png says", withIHDR(10, 1)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Decode(tt.data, 2)
+			if !errors.As(err, new(UnsupportedError)) {
+				t.Errorf("Decode = %v (%T); want an UnsupportedError", err, err)
+			}
+			if _, perr := png.Decode(bytes.NewReader(tt.data)); !errors.As(perr, new(png.UnsupportedError)) {
+				t.Errorf("image/png says %v (%T); the case is not what the test means", perr, perr)
+			}
+		})
+	}
 }
 
 // TestDecodeRefusesSizesItsDataCannotHold: a header of 65535x65535 over a few bytes of pixel

@@ -6,12 +6,14 @@ import (
 	"image"
 	"io"
 	"sync"
+
+	"github.com/thumbq/thumbq/worker/thumb/internal/inflate"
 )
 
 // state is what one decode needs besides its output; it is reused across images (pool).
 type state struct {
 	ir        idatReader
-	zr        inflater
+	zr        inflate.Reader
 	cur, prev []byte   // the row being decoded and the one above it, each with its filter byte
 	idx       []byte   // a row of 1, 2 or 4-bit samples expanded to a byte per pixel
 	acc       []uint64 // block sums of the output row being built (of all rows when interlaced), 4 per output pixel
@@ -42,9 +44,9 @@ const (
 	modeRGBA                  // sums 0-3 are premultiplied R, G, B and alpha
 )
 
-func reduce(data []byte, h *header, rowBytes, k int) (*image.RGBA, error) {
+func reduce(data []byte, h *header, rowBytes, shrink int) (*image.RGBA, error) {
 	w, ht := h.width, h.height
-	ow, oh := max(1, w/k), max(1, ht/k)
+	ow, oh := max(1, w/shrink), max(1, ht/shrink)
 
 	st := pool.Get().(*state)
 	defer pool.Put(st)
@@ -59,10 +61,10 @@ func reduce(data []byte, h *header, rowBytes, k int) (*image.RGBA, error) {
 	add, md, unit := st.adder(h)
 
 	st.ir = idatReader{data: data, pos: h.idat}
-	if err := st.zr.reset(&st.ir); err != nil {
+	if err := st.zr.Reset(&st.ir); err != nil {
 		return nil, pixelError(err)
 	}
-	defer func() { st.ir, st.zr.seg = idatReader{}, nil }() // do not keep the image alive in the pool
+	defer func() { st.ir = idatReader{}; st.zr.Release() }() // do not keep the image alive in the pool
 
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
 	var err error
@@ -75,7 +77,7 @@ func reduce(data []byte, h *header, rowBytes, k int) (*image.RGBA, error) {
 		return nil, err
 	}
 	// Read to the end of the zlib stream, which checks its checksum.
-	if err := st.zr.finish(); err != nil {
+	if err := st.zr.Finish(); err != nil {
 		return nil, pixelError(err)
 	}
 	return dst, nil
@@ -91,7 +93,7 @@ func (st *state) rows(h *header, dst *image.RGBA, add adder, md mode, unit uint6
 		y0, y1 := y, (oy+1)*ht/oh
 		for ; y < y1; y++ {
 			st.prev, st.cur = st.cur, st.prev
-			if err := st.zr.readFull(st.cur); err != nil {
+			if err := st.zr.ReadFull(st.cur); err != nil {
 				return pixelError(err)
 			}
 			if err := unfilter(st.cur[0], st.cur[1:], st.prev[1:], bpp); err != nil {
@@ -132,7 +134,7 @@ func (st *state) passes(h *header, dst *image.RGBA, add adder, md mode, unit uin
 		cur, prev := st.cur[:n], st.prev[:n]
 		clear(prev)
 		for py := range ph {
-			if err := st.zr.readFull(cur); err != nil {
+			if err := st.zr.ReadFull(cur); err != nil {
 				return pixelError(err)
 			}
 			if err := unfilter(cur[0], cur[1:], prev[1:], bpp); err != nil {
@@ -160,7 +162,7 @@ func pixelError(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return truncated("not enough pixel data")
 	}
-	return malformed("pixel data: %w", err)
+	return malformed("pixel data: %v", err)
 }
 
 // emit writes an output row from the block sums: each sum is divided by the number of pixels in
@@ -205,6 +207,16 @@ func (r *idatReader) more() bool {
 		r.pos += 12 + n
 	}
 	return true
+}
+
+// Next gives package inflate the data of the next IDAT chunk.
+func (r *idatReader) Next() ([]byte, bool) {
+	if !r.more() {
+		return nil, false
+	}
+	seg := r.cur
+	r.cur = nil
+	return seg, true
 }
 
 func (r *idatReader) Read(p []byte) (int, error) {

@@ -1,4 +1,4 @@
-package pngscale
+package inflate
 
 // adler is an Adler-32 (RFC 1950) that sums eight bytes a step with 64-bit sums, reduced modulo
 // 65521 once a megabyte rather than every 5552 bytes: hash/adler32 was a tenth of the decode.

@@ -1,4 +1,4 @@
-package pngscale
+package inflate
 
 import (
 	"hash/adler32"

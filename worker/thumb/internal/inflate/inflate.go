@@ -1,4 +1,9 @@
-package pngscale
+// Package inflate decompresses a zlib stream (RFC 1950, 1951) that is already in memory, possibly
+// split over several segments (the data of a PNG's IDAT chunks), into the caller's buffers. It
+// is compress/zlib specialised for that case, because inflating is most of the time of a PNG
+// decode; package pngscale is its user. It accepts what compress/zlib accepts (FuzzInflate
+// compares them) and checks the Adler-32.
+package inflate
 
 import (
 	"encoding/binary"
@@ -7,18 +12,23 @@ import (
 	"math/bits"
 )
 
-// inflater decompresses a zlib stream (RFC 1950, 1951) that is already in memory, split over the
-// data of consecutive IDAT chunks. It is compress/zlib specialised for that case, because
-// inflating is most of the time of a PNG decode: it reads the input 64 bits at a time into a bit
+// A Source gives a Reader its compressed input one segment at a time. The Reader reads each
+// segment in place, without copying it, and asks for the next once it has used it up.
+type Source interface {
+	// Next returns the next segment, or false at the end of the input.
+	Next() ([]byte, bool)
+}
+
+// A Reader inflates one zlib stream at a time. It reads the input 64 bits at a time into a bit
 // buffer, decodes Huffman codes with a table of 10 bits for literals and lengths (8 for
-// distances) plus second-level tables for longer codes, and copies matches 8 bytes at a time. It
-// accepts what compress/flate accepts (the fuzz test compares them) and checks the Adler-32.
+// distances) plus second-level tables for longer codes, and copies matches 8 bytes at a time.
 //
-// The output goes into a window of winSize bytes that keeps at least the 32 KB of history that
-// matches may refer to; the caller takes rows from it with readFull.
-type inflater struct {
-	src  *idatReader // where the input segments come from
-	seg  []byte      // the current input segment, read from pos
+// The output goes into a window of winSize bytes (256 KB, inside the Reader, so reuse Readers
+// rather than allocate one per stream) that keeps at least the 32 KB of history that matches may
+// refer to; the caller takes its bytes with ReadFull. The zero Reader is ready for Reset.
+type Reader struct {
+	src  Source // where the input segments come from
+	seg  []byte // the current input segment, read from pos
 	pos  int
 	bits uint64 // bit buffer, least significant bit first; bits above nb are zero or lookahead
 	nb   uint   // how many bits of bits are valid
@@ -67,10 +77,12 @@ const (
 	kInvalid
 )
 
-var errCorrupt = errors.New("corrupt deflate data")
-
-// errChecksum is the Adler-32 of the output not matching the stream's.
-var errChecksum = errors.New("zlib checksum error")
+// Errors of invalid streams. A stream that ends too early gives io.ErrUnexpectedEOF.
+var (
+	ErrCorrupt  = errors.New("corrupt deflate data")
+	ErrChecksum = errors.New("zlib checksum error")                // the Adler-32 of the output is not the stream's
+	ErrTrailing = errors.New("output left after the expected end") // see Finish
+)
 
 var (
 	lengthBase  = [29]uint16{3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258}
@@ -103,7 +115,7 @@ func init() {
 		d[i] = 5
 	}
 	if !build(fixedLit[:], l[:], litBits, litEntry) || !build(fixedDist[:], d[:], distBits, distEntry) {
-		panic("pngscale: fixed Huffman tables")
+		panic("inflate: fixed Huffman tables")
 	}
 }
 
@@ -216,9 +228,9 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// reset starts on a new zlib stream and reads its header.
-func (f *inflater) reset(src *idatReader) error {
-	*f = inflater{src: src}
+// Reset starts on a new zlib stream read from src and reads its header.
+func (f *Reader) Reset(src Source) error {
+	*f = Reader{src: src}
 	f.adl.reset()
 	f.refill()
 	cmf, flg := f.bits&0xff, f.bits>>8&0xff
@@ -240,16 +252,16 @@ func (f *inflater) reset(src *idatReader) error {
 	return nil
 }
 
-func (f *inflater) take(n uint) {
+func (f *Reader) take(n uint) {
 	f.bits >>= n
 	f.nb -= n
 }
 
 // truncated tells whether the decoder has consumed some of the zero bytes fed past the end.
-func (f *inflater) truncated() bool { return f.over*8 > int(f.nb) }
+func (f *Reader) truncated() bool { return f.over*8 > int(f.nb) }
 
 // refill makes the bit buffer hold at least 56 bits, with zeros past the end of the input.
-func (f *inflater) refill() {
+func (f *Reader) refill() {
 	if f.pos+8 <= len(f.seg) {
 		f.bits |= binary.LittleEndian.Uint64(f.seg[f.pos:]) << f.nb
 		f.pos += int((63 - f.nb) >> 3)
@@ -259,11 +271,11 @@ func (f *inflater) refill() {
 	f.refillSlow()
 }
 
-func (f *inflater) refillSlow() {
+func (f *Reader) refillSlow() {
 	for f.nb <= 56 {
 		if f.pos >= len(f.seg) {
-			if f.src.more() {
-				f.seg, f.pos, f.src.cur = f.src.cur, 0, nil
+			if seg, ok := f.src.Next(); ok {
+				f.seg, f.pos = seg, 0
 				continue
 			}
 			f.over++
@@ -276,8 +288,9 @@ func (f *inflater) refillSlow() {
 	}
 }
 
-// readFull fills p with the next bytes of the output.
-func (f *inflater) readFull(p []byte) error {
+// ReadFull fills p with the next bytes of the output. An output that ends before p is full gives
+// io.ErrUnexpectedEOF.
+func (f *Reader) ReadFull(p []byte) error {
 	for len(p) > 0 {
 		if f.r == f.o {
 			if f.state == stStreamEnd {
@@ -295,24 +308,29 @@ func (f *inflater) readFull(p []byte) error {
 	return nil
 }
 
-// finish checks that the stream ends here, with the right checksum.
-func (f *inflater) finish() error {
+// Finish reads to the end of the stream, which checks its checksum, and returns ErrTrailing if
+// the stream has output the caller did not take.
+func (f *Reader) Finish() error {
 	for f.state != stStreamEnd {
 		if f.r != f.o {
-			return errors.New("too much pixel data")
+			return ErrTrailing
 		}
 		if err := f.fill(); err != nil {
 			return err
 		}
 	}
 	if f.r != f.o {
-		return errors.New("too much pixel data")
+		return ErrTrailing
 	}
 	return nil
 }
 
+// Release drops the Reader's references to its input, so that a Reader kept for reuse does not
+// keep the input alive.
+func (f *Reader) Release() { f.src, f.seg = nil, nil }
+
 // fill decodes more output once the caller has taken all there was.
-func (f *inflater) fill() error {
+func (f *Reader) fill() error {
 	if f.err != nil {
 		return f.err
 	}
@@ -339,7 +357,7 @@ func (f *inflater) fill() error {
 		case f.truncated():
 			err = io.ErrUnexpectedEOF
 		case sum != f.adl.sum():
-			err = errChecksum
+			err = ErrChecksum
 		}
 	}
 	if err != nil {
@@ -350,7 +368,7 @@ func (f *inflater) fill() error {
 }
 
 // decode decodes blocks until the window is nearly full or the stream ends.
-func (f *inflater) decode() error {
+func (f *Reader) decode() error {
 	for f.o <= winSize-slack {
 		switch f.state {
 		case stBlockHeader:
@@ -379,7 +397,7 @@ func (f *inflater) decode() error {
 	return nil
 }
 
-func (f *inflater) blockHeader() error {
+func (f *Reader) blockHeader() error {
 	f.refill()
 	f.final = f.bits&1 == 1
 	typ := f.bits >> 1 & 3
@@ -391,7 +409,7 @@ func (f *inflater) blockHeader() error {
 		n, nn := uint16(f.bits), uint16(f.bits>>16)
 		f.take(32)
 		if n != ^nn {
-			return errCorrupt
+			return ErrCorrupt
 		}
 		f.stored, f.state = int(n), stStoredBlock
 	case 1:
@@ -402,14 +420,14 @@ func (f *inflater) blockHeader() error {
 		}
 		f.litT, f.distT, f.state = &f.lit, &f.dist, stHuffmanBlock
 	default:
-		return errCorrupt
+		return ErrCorrupt
 	}
 	return nil
 }
 
 // copyStored copies a stored block's bytes: first those left in the bit buffer (which is at a
 // byte boundary), then straight from the input.
-func (f *inflater) copyStored() error {
+func (f *Reader) copyStored() error {
 	for f.stored > 0 && f.o < winSize {
 		if f.nb >= 8 {
 			f.buf[f.o] = byte(f.bits)
@@ -423,10 +441,11 @@ func (f *inflater) copyStored() error {
 		}
 		f.bits, f.nb = 0, 0 // drop the lookahead: the input is read directly now
 		if f.pos >= len(f.seg) {
-			if !f.src.more() {
+			seg, ok := f.src.Next()
+			if !ok {
 				return io.ErrUnexpectedEOF
 			}
-			f.seg, f.pos, f.src.cur = f.src.cur, 0, nil
+			f.seg, f.pos = seg, 0
 		}
 		n := copy(f.buf[f.o:min(winSize, f.o+f.stored)], f.seg[f.pos:])
 		f.pos += n
@@ -440,14 +459,14 @@ func (f *inflater) copyStored() error {
 }
 
 // dynamicTables reads the code lengths of a dynamic block and builds its tables.
-func (f *inflater) dynamicTables() error {
+func (f *Reader) dynamicTables() error {
 	f.refill()
 	nlit := int(f.bits&31) + 257
 	ndist := int(f.bits>>5&31) + 1
 	nclen := int(f.bits>>10&15) + 4
 	f.take(14)
 	if nlit > 286 || ndist > 30 {
-		return errCorrupt
+		return ErrCorrupt
 	}
 	var clen [19]uint8
 	for i := range nclen {
@@ -459,14 +478,14 @@ func (f *inflater) dynamicTables() error {
 	}
 	var clT [1 << 7]uint32
 	if !build(clT[:], clen[:], 7, codeLenEntry) {
-		return errCorrupt
+		return ErrCorrupt
 	}
 	var lengths [286 + 30]uint8
 	for i := 0; i < nlit+ndist; {
 		f.refill()
 		e := clT[f.bits&127]
 		if e&0xff00 != kLiteral {
-			return errCorrupt
+			return ErrCorrupt
 		}
 		f.take(uint(e & 15))
 		sym := e >> 16
@@ -480,7 +499,7 @@ func (f *inflater) dynamicTables() error {
 		switch sym {
 		case 16:
 			if i == 0 {
-				return errCorrupt
+				return ErrCorrupt
 			}
 			rep, v = 3+int(f.bits&3), lengths[i-1]
 			f.take(2)
@@ -492,7 +511,7 @@ func (f *inflater) dynamicTables() error {
 			f.take(7)
 		}
 		if i+rep > nlit+ndist {
-			return errCorrupt
+			return ErrCorrupt
 		}
 		for range rep {
 			lengths[i] = v
@@ -503,16 +522,16 @@ func (f *inflater) dynamicTables() error {
 		return io.ErrUnexpectedEOF
 	}
 	if lengths[256] == 0 {
-		return errCorrupt
+		return ErrCorrupt
 	}
 	if !build(f.lit[:], lengths[:nlit], litBits, litEntry) || !build(f.dist[:], lengths[nlit:nlit+ndist], distBits, distEntry) {
-		return errCorrupt
+		return ErrCorrupt
 	}
 	return nil
 }
 
 // huffman decodes a Huffman block's symbols until the block ends or the window is nearly full.
-func (f *inflater) huffman() error {
+func (f *Reader) huffman() error {
 	lit, dist := f.litT, f.distT
 	buf := f.buf[:]
 	o := f.o
@@ -564,7 +583,7 @@ func (f *inflater) huffman() error {
 		case kBase:
 		default:
 			f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
-			return errCorrupt
+			return ErrCorrupt
 		}
 		x := uint(e >> 4 & 15)
 		length := int(e>>16) + int(bitbuf&(1<<x-1))
@@ -577,7 +596,7 @@ func (f *inflater) huffman() error {
 		}
 		if e&0xff00 != kBase {
 			f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
-			return errCorrupt
+			return ErrCorrupt
 		}
 		n = uint(e & 15)
 		bitbuf >>= n
@@ -588,7 +607,7 @@ func (f *inflater) huffman() error {
 		nb -= x
 		if d > o {
 			f.bits, f.nb, f.o, f.pos = bitbuf, nb, o, pos
-			return errCorrupt
+			return ErrCorrupt
 		}
 		src := o - d
 		switch {
