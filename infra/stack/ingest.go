@@ -108,11 +108,3 @@ func (in *Ingest) DeadLetterQueue() awssqs.IQueue { return in.dead }
 
 // UndeliveredEvents receives events EventBridge could not deliver to the work queue.
 func (in *Ingest) UndeliveredEvents() awssqs.IQueue { return in.undelivered }
-
-// removalPolicy is what happens to a stateful resource when the stack is destroyed.
-func removalPolicy(retain bool) awscdk.RemovalPolicy {
-	if retain {
-		return awscdk.RemovalPolicy_RETAIN
-	}
-	return awscdk.RemovalPolicy_DESTROY
-}

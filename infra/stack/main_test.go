@@ -37,10 +37,9 @@ func TestMain(m *testing.M) {
 	// Before the first jsii call: the kernel takes the environment when it starts. (CloudFormation
 	// schema validation stays on: CDK_VALIDATION=false saved no measurable time here.)
 	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-	code, err := synthesizeAll()
-	if err != nil {
+	code := 1
+	if err := synthesizeAll(); err != nil {
 		fmt.Fprintln(os.Stderr, "synthesize:", err)
-		code = 1
 	} else {
 		code = m.Run()
 	}
@@ -48,17 +47,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func synthesizeAll() (int, error) {
+func synthesizeAll() error {
 	context, err := cdkJSONContext(filepath.Join("..", "..", "cdk.json"))
 	if err != nil {
-		return 1, err
+		return err
 	}
 	// What the CLI adds (cdk.json turns off version reporting): resource paths and asset metadata.
 	context["aws:cdk:enable-path-metadata"] = true
 	context["aws:cdk:enable-asset-metadata"] = true
 	out, err := os.MkdirTemp("", "thumbq-cdk-test-")
 	if err != nil {
-		return 1, err
+		return err
 	}
 	defer os.RemoveAll(out)
 
@@ -75,22 +74,22 @@ func synthesizeAll() (int, error) {
 		s.template = assertions.Template_FromStack(s.stack, nil)
 		s.annotations = assertions.Annotations_FromStack(s.stack)
 		if s.file, err = os.ReadFile(filepath.Join(out, *s.stack.ArtifactId()+".template.json")); err != nil {
-			return 1, err
+			return err
 		}
 		if err := json.Unmarshal(s.file, &s.json); err != nil {
-			return 1, err
+			return err
 		}
 		reports, _ := filepath.Glob(filepath.Join(out, "AwsSolutions-*"+*s.stack.ArtifactId()+"-NagReport.csv"))
 		if len(reports) != 1 {
-			return 1, fmt.Errorf("cdk-nag report of %s: %d files in %s", name, len(reports), out)
+			return fmt.Errorf("cdk-nag report of %s: %d files in %s", name, len(reports), out)
 		}
 		report, err := os.ReadFile(reports[0])
 		if err != nil {
-			return 1, fmt.Errorf("cdk-nag report of %s: %w", name, err)
+			return fmt.Errorf("cdk-nag report of %s: %w", name, err)
 		}
 		s.nagReport = string(report)
 	}
-	return 0, nil
+	return nil
 }
 
 // cdkJSONContext is the "context" of cdk.json: the feature flags `cdk synth` gives the app.

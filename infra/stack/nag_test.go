@@ -21,17 +21,11 @@ func TestNagAwsSolutionsClean(t *testing.T) {
 		"AwsSolutions-SQS3 Ingest/UndeliveredEvents/Resource",
 	}
 	eachEnv(t, func(t *testing.T, s *synthesized) {
-		if errs := *s.annotations.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))); len(errs) > 0 {
-			for _, e := range errs {
-				t.Errorf("cdk-nag error at %s: %v", *e.Id, e.Entry.Data)
-			}
-		}
+		check(t, "cdk-nag errors", func() {
+			s.annotations.HasNoError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+		})
 		// No warning either, cdk-nag's or CDK's own (deprecated APIs, unset deployment settings, ...).
-		if warns := *s.annotations.FindWarning(jsii.String("*"), assertions.Match_AnyValue()); len(warns) > 0 {
-			for _, w := range warns {
-				t.Errorf("warning at %s: %v", *w.Id, w.Entry.Data)
-			}
-		}
+		check(t, "warnings", func() { s.annotations.HasNoWarning(jsii.String("*"), assertions.Match_AnyValue()) })
 
 		rows, err := csv.NewReader(strings.NewReader(s.nagReport)).ReadAll()
 		if err != nil {

@@ -7,8 +7,10 @@ package stack
 import (
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -73,6 +75,13 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		OldestMessageAlarm: env.OldestMessageAlarm,
 	})
 
+	addOutputs(stack, storage, ingest, notes)
+	return stack
+}
+
+// addOutputs shows the names a user needs after a deploy: where to upload, where the thumbnails
+// go, the queues and the topic.
+func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Notifications) {
 	outputs := map[string]*string{
 		"SourceBucketName":    storage.SourceBucket().BucketName(),
 		"ThumbnailBucketName": storage.ThumbnailBucket().BucketName(),
@@ -83,5 +92,22 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 	for _, name := range slices.Sorted(maps.Keys(outputs)) { // a fixed order: a stable template
 		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: outputs[name]})
 	}
-	return stack
+}
+
+// removalPolicy is what happens to a stateful resource when the stack is destroyed.
+func removalPolicy(retain bool) awscdk.RemovalPolicy {
+	if retain {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// seconds is a duration as CDK takes it, in seconds.
+func seconds(d time.Duration) awscdk.Duration {
+	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
+}
+
+// maxPerMinute is the statistic of the queue metrics that scaling and the alarms watch.
+func maxPerMinute() *awscloudwatch.MetricOptions {
+	return &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1))}
 }

@@ -43,14 +43,14 @@ func TestStackNameCarriesTheEnvironment(t *testing.T) {
 	})
 }
 
-func TestWorkQueueRedrivesToDeadLetterQueueAfterThreeReceives(t *testing.T) {
+func TestWorkQueueRedrivesToDeadLetterQueueAfterTheWorkersMaxReceiveCount(t *testing.T) {
 	eachEnv(t, func(t *testing.T, s *synthesized) {
 		work, dead, _ := s.queues(t)
 		check(t, "work queue", func() {
 			s.template.HasResourceProperties(jsii.String("AWS::SQS::Queue"), m(
-				"RedrivePolicy", m("deadLetterTargetArn", getAtt(dead, "Arn"), "maxReceiveCount", 3),
+				"RedrivePolicy", m("deadLetterTargetArn", getAtt(dead, "Arn"), "maxReceiveCount", config.MaxReceiveCount),
 				"VisibilityTimeout", s.env.VisibilityTimeout.Seconds(),
-				"ReceiveMessageWaitTimeSeconds", 20,
+				"ReceiveMessageWaitTimeSeconds", config.DefaultWaitTime.Seconds(),
 				"SqsManagedSseEnabled", true,
 			))
 		})
@@ -301,7 +301,8 @@ func TestContainerGetsTheWorkersConfiguration(t *testing.T) {
 				t.Errorf("%s = %v; want %v", name, env[name], want)
 			}
 		}
-		// What the worker would make of it.
+		// What the worker would make of it: the configuration the stack validated (workerConfig),
+		// with the references in place of its placeholders.
 		cfg, err := config.Load(func(name string) string {
 			if s, ok := env[name].(string); ok {
 				return s
@@ -314,9 +315,12 @@ func TestContainerGetsTheWorkersConfiguration(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the worker refuses the container's environment: %v", err)
 		}
-		if cfg.GracePeriod != s.env.GracePeriod || cfg.URLExpiry != s.env.URLExpiry || cfg.Concurrency != s.env.Concurrency {
-			t.Errorf("worker reads grace %s, URL expiry %s, concurrency %d; want %s, %s, %d",
-				cfg.GracePeriod, cfg.URLExpiry, cfg.Concurrency, s.env.GracePeriod, s.env.URLExpiry, s.env.Concurrency)
+		want := s.env.workerConfig()
+		want.SourceBucket, want.ThumbnailBucket = "token-of-"+config.EnvSourceBucket, "token-of-"+config.EnvThumbnailBucket
+		want.QueueURL, want.DeadLetterURL = "token-of-"+config.EnvQueueURL, "token-of-"+config.EnvDeadLetterURL
+		want.TopicARN = "token-of-" + config.EnvTopicARN
+		if cfg != want {
+			t.Errorf("the worker reads\n%+v\nwant the configuration the stack validated\n%+v", cfg, want)
 		}
 	})
 }

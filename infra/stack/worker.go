@@ -4,7 +4,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
@@ -232,12 +231,4 @@ func (w *Worker) Service() awsecs.IBaseService { return w.service }
 // Errors is the number of log lines at level ERROR.
 func (w *Worker) Errors() awscloudwatch.IMetric {
 	return w.errors.Metric(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Label: jsii.String("Worker errors")})
-}
-
-func seconds(d time.Duration) awscdk.Duration {
-	return awscdk.Duration_Seconds(jsii.Number(d.Seconds()))
-}
-
-func maxPerMinute() *awscloudwatch.MetricOptions {
-	return &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: awscdk.Duration_Minutes(jsii.Number(1))}
 }
