@@ -1,4 +1,7 @@
-// Command infra is thumbq's CDK app: `cdk deploy -c env=dev|prod` (see cdk.json and infra/stack).
+// Command infra is thumbq's CDK app, the program cdk.json tells the CDK CLI to run: it picks the
+// environment (-c env=dev|prod) and the email subscribers from the CDK context, builds that
+// environment's stack (package infra/stack), adds cdk-nag's AwsSolutions checks and synthesizes.
+// `make synth`, `make diff` and `make deploy` run it.
 package main
 
 import (

@@ -1,7 +1,8 @@
 // Package stack is thumbq's CDK stack: uploads to an S3 bucket become EventBridge events on an SQS
 // work queue, which a Fargate service consumes; thumbnails go to a second bucket and a link to each
 // to an SNS topic. Each concern is a construct: Storage, Ingest, Notifications, Network, Worker,
-// Monitoring; the settings that differ between environments are an Environment.
+// Monitoring; the settings that differ between environments are an Environment, checked at synth
+// time against the worker's own bounds (worker/config).
 package stack
 
 import (
