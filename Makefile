@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test test-worker test-deps build bench bench-readme bench-go bench-deps fuzz
+.PHONY: help run serve test test-worker test-deps build check bench bench-readme bench-go bench-deps fuzz
 
 help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,12 @@ build: ## Build bin/thumbq (with the local emulators; the container image is bui
 
 test: test-deps cdk-cli ## Run every test (worker and infra)
 	$(GO) test ./...
+
+# staticcheck is pinned to an exact version and run from the module proxy: nothing to install.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+check: ## Vet and lint every package (go vet, staticcheck pinned at v0.8.2); CI runs it before the tests
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 test-worker: test-deps ## Run the worker's tests only
 	$(GO) test ./worker/...

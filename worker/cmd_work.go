@@ -50,8 +50,8 @@ func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	s3c := s3.NewFromConfig(awsCfg, s3Options)
-	proc := pipeline.New(cfg, s3c, sns.NewFromConfig(awsCfg), credentialsExpire(awsCfg))
-	c := queue.NewConsumer(cfg, sqs.NewFromConfig(awsCfg), proc, log)
+	h := &pipeline.Handler{Processor: pipeline.New(cfg, s3c, sns.NewFromConfig(awsCfg), credentialsExpire(awsCfg))}
+	c := queue.NewConsumer(cfg, sqs.NewFromConfig(awsCfg), h, log)
 	return c.Run(ctx)
 }
 

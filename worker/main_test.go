@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"golang.org/x/image/tiff"
 
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/emulate"
@@ -161,13 +162,19 @@ func sigtermMidBatch(t *testing.T, grace string) {
 		t.Fatal(err)
 	}
 	defer stack.Close()
+	// One small JPEG first, then slow TIFFs (decoded at full size): the SIGTERM sent when the JPEG is
+	// done finds a TIFF in flight, whatever the machine's speed.
 	const n = 16
-	var b bytes.Buffer
-	jpeg.Encode(&b, gradient(2400, 1800), nil)
+	var small, slow bytes.Buffer
+	jpeg.Encode(&small, gradient(240, 180), nil)
+	tiff.Encode(&slow, gradient(3000, 2000), &tiff.Options{Compression: tiff.Deflate})
 	s3c := stack.S3Client()
 	for i := range n {
-		key := fmt.Sprintf("batch/photo-%02d.jpg", i)
-		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key, Body: bytes.NewReader(b.Bytes())}); err != nil {
+		key, body := fmt.Sprintf("batch/photo-%02d.tiff", i), slow.Bytes()
+		if i == 0 {
+			key, body = "batch/photo-00.jpg", small.Bytes()
+		}
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -78,15 +79,18 @@ func runPipeline(ctx context.Context, prefix string, data []byte, workers, n int
 	wc := config.Defaults()
 	wc.Concurrency = workers
 	wc.VisibilityTimeout, wc.GracePeriod = 30*time.Second, 10*time.Second
+	wc.WaitTime = time.Second // as thumbq local: a stop at the end need not wait out a 20 s poll
 	stack, err := emulate.Start(ctx, emulate.Options{Prefix: prefix, VisibilityTimeout: wc.VisibilityTimeout})
 	if err != nil {
 		return pipelineRun{}, err
 	}
 	defer stack.Close()
 	stack.Configure(&wc)
+	if err := wc.Validate(); err != nil {
+		return pipelineRun{}, err
+	}
 	s3c, sqsc := stack.S3Client(), stack.SQSClient()
-	c := queue.NewConsumer(wc, sqsc, pipeline.New(wc, s3c, stack.SNSClient(), nil), logger)
-	c.WaitTime = time.Second // as thumbq local: a stop at the end need not wait out a 20 s poll
+	c := queue.NewConsumer(wc, sqsc, &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}, logger)
 
 	workCtx, stopWork := context.WithCancel(ctx)
 	workDone := make(chan struct{})
@@ -135,7 +139,7 @@ func runPipeline(ctx context.Context, prefix string, data []byte, workers, n int
 	for i := range n {
 		key := fmt.Sprintf("bench/%04d.jpg", i)
 		_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key,
-			Body: bytes.NewReader(data), ContentLength: ptr(int64(len(data)))})
+			Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
 		if err != nil {
 			return r, fmt.Errorf("put %s: %w", key, err)
 		}
@@ -215,5 +219,3 @@ func percentile(xs []time.Duration, p float64) time.Duration {
 	rank := int(math.Ceil(p / 100 * float64(len(s))))
 	return s[min(max(rank, 1), len(s))-1]
 }
-
-func ptr[T any](v T) *T { return &v }

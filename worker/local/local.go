@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -51,15 +52,55 @@ type Options struct {
 	BeforeUpload func(*emulate.Stack)
 }
 
+// Status is what became of an upload, as report.json says it.
+type Status string
+
+const (
+	OK      Status = Status(pipeline.OK)
+	Failed  Status = Status(pipeline.Failed)
+	Skipped Status = Status(pipeline.Skipped)
+)
+
+// Reasons local mode gives itself, beside the worker's failure codes (package failure): these
+// failures never reached the worker's handler, so no notification is sent for them.
+const (
+	ReasonUploadFailed = "upload-failed"     // the file could not be put into the emulated bucket
+	ReasonNoOutcome    = "no-outcome"        // nothing was heard of it before the timeout
+	ReasonExhausted    = "retries-exhausted" // SQS moved it to the dead-letter queue after its last receive
+	ReasonMirrorFailed = "mirror-failed"     // made and notified, but not copied to the output folder
+)
+
 // Result is one entry of report.json.
 type Result struct {
 	Key       string `json:"key"`
-	Status    string `json:"status"`
+	Status    Status `json:"status"`
+	Reason    string `json:"reason,omitempty"` // a failure code (failure.Code or a Reason* above), or why it was skipped
 	Thumbnail string `json:"thumbnail,omitempty"`
 	Width     int    `json:"width,omitempty"`
 	Height    int    `json:"height,omitempty"`
 	URL       string `json:"url,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Error     string `json:"error,omitempty"` // the failure's detail for people
+}
+
+// notified reports whether the worker published a notification for this result.
+func (r Result) notified() bool {
+	switch {
+	case r.Status == OK:
+		return true
+	case r.Status == Failed:
+		return r.Reason != ReasonUploadFailed && r.Reason != ReasonNoOutcome && r.Reason != ReasonExhausted
+	}
+	return false
+}
+
+func (r Result) String() string {
+	switch {
+	case r.Thumbnail != "":
+		return fmt.Sprintf("%-8s %s -> %s %dx%d", r.Status, r.Key, r.Thumbnail, r.Width, r.Height)
+	case r.Error != "":
+		return fmt.Sprintf("%-8s %s: %s: %s", r.Status, r.Key, r.Reason, r.Error)
+	}
+	return fmt.Sprintf("%-8s %s: %s", r.Status, r.Key, r.Reason)
 }
 
 // Report is report.json.
@@ -94,14 +135,15 @@ func start(ctx context.Context, opts Options) (*env, error) {
 		return nil, fmt.Errorf("start the emulated AWS services: %w", err)
 	}
 	stack.Configure(&wc)
+	if err := wc.Validate(); err != nil {
+		stack.Close()
+		return nil, err
+	}
 
 	e := &env{opts: opts, stack: stack, s3: stack.S3Client(), sqs: stack.SQSClient(),
 		outcomes: make(chan pipeline.Outcome, 1024), workDone: make(chan struct{})}
-	proc := pipeline.New(wc, e.s3, stack.SNSClient(), nil)
-	c := queue.NewConsumer(wc, e.sqs, proc, opts.Logger)
-	c.WaitTime = time.Second // shorter long polls so a local stop is quick
-	c.RetryBase = time.Second
-	c.OnOutcome = func(o pipeline.Outcome) { e.outcomes <- o }
+	h := &pipeline.Handler{Processor: pipeline.New(wc, e.s3, stack.SNSClient(), nil), OnOutcome: func(o pipeline.Outcome) { e.outcomes <- o }}
+	c := queue.NewConsumer(wc, e.sqs, h, opts.Logger)
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	e.stopWork = stop
 	go func() {
@@ -114,10 +156,12 @@ func start(ctx context.Context, opts Options) (*env, error) {
 }
 
 // workerConfig is the worker's configuration for a local run: the defaults, with a shorter
-// visibility timeout and grace period and the box size asked for; start adds the stack's names.
+// visibility timeout, grace period, long poll and retry delay (a local retry or stop need not
+// wait a minute) and the box size asked for; start adds the stack's names and validates it.
 func workerConfig(opts Options) config.Config {
 	c := config.Defaults()
 	c.VisibilityTimeout, c.GracePeriod = 10*time.Second, 10*time.Second
+	c.WaitTime, c.RetryBase = time.Second, time.Second
 	if opts.VisibilityTimeout > 0 {
 		c.VisibilityTimeout = opts.VisibilityTimeout
 	}
@@ -165,17 +209,58 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	defer stopNotify()
 	e.readNotifications(notifyCtx)
 
-	pending := map[string]bool{}
-	results := map[string]Result{}
+	began := time.Now()
+	results, pending := e.uploadAll(ctx, files)
+	if err := e.await(ctx, results, pending); err != nil {
+		return Report{}, err
+	}
+	elapsed := time.Since(began)
+	e.awaitNotifications(results)
+	stopNotify()
+	e.stopWork()
+	<-e.workDone
+	e.readersWG.Wait()
+
+	rep := newReport(results)
+	if err := writeJSON(filepath.Join(opts.Out, "report.json"), rep); err != nil {
+		return rep, err
+	}
+	counts := map[Status]int{}
+	missing := 0
+	for _, r := range rep.Results {
+		counts[r.Status]++
+		if r.Reason == ReasonNoOutcome {
+			missing++
+		}
+	}
+	fmt.Fprintf(out, "\n%d uploaded: %d ok, %d failed, %d skipped in %s (from the first upload to the last outcome); thumbnails, notifications and report.json in %s\n",
+		len(files), counts[OK], counts[Failed], counts[Skipped], elapsed.Round(time.Millisecond), opts.Out)
+	if missing > 0 {
+		return rep, fmt.Errorf("%d uploads got no outcome", missing)
+	}
+	return rep, nil
+}
+
+// uploadAll puts every file into the source bucket. It returns the results known already (failed
+// uploads) and the keys that now wait for an outcome.
+func (e *env) uploadAll(ctx context.Context, files []file) (map[string]Result, map[string]bool) {
+	results, pending := map[string]Result{}, map[string]bool{}
 	for _, f := range files {
 		if err := e.upload(ctx, f); err != nil {
-			results[f.key] = Result{Key: f.key, Status: "failed", Error: "upload: " + err.Error()}
-			fmt.Fprintf(out, "%-8s %s: upload: %v\n", "failed", f.key, err)
+			r := Result{Key: f.key, Status: Failed, Reason: ReasonUploadFailed, Error: err.Error()}
+			results[f.key] = r
+			fmt.Fprintln(e.opts.Stdout, r)
 			continue
 		}
 		pending[f.key] = true
 	}
-	timeout := opts.Timeout
+	return results, pending
+}
+
+// await collects an outcome for every pending key into results: from the worker, from what SQS
+// moved to the dead-letter queue by itself, or "no outcome" at the timeout.
+func (e *env) await(ctx context.Context, results map[string]Result, pending map[string]bool) error {
+	timeout := e.opts.Timeout
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
@@ -183,51 +268,42 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	defer deadline.Stop()
 	deadLetters := time.NewTicker(time.Second)
 	defer deadLetters.Stop()
-	start := time.Now()
+	settle := func(r Result) {
+		if pending[r.Key] {
+			delete(pending, r.Key)
+			results[r.Key] = r
+			fmt.Fprintln(e.opts.Stdout, r)
+		}
+	}
 	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():
-			return Report{}, ctx.Err()
+			return ctx.Err()
 		case <-deadline.C:
 			for key := range pending {
-				results[key] = Result{Key: key, Status: "failed", Error: fmt.Sprintf("no outcome within %s (see the worker log)", timeout)}
-				fmt.Fprintf(out, "%-8s %s: no outcome within %s\n", "failed", key, timeout)
+				settle(Result{Key: key, Status: Failed, Reason: ReasonNoOutcome, Error: fmt.Sprintf("no outcome within %s (see the worker log)", timeout)})
 			}
-			pending = nil
 		case <-deadLetters.C:
-			// What SQS moved to the dead-letter queue after three failed receives has no outcome
-			// from the worker: find it there.
+			// What SQS moved to the dead-letter queue after its last receive has no outcome from the
+			// worker: find it there.
 			for _, r := range e.exhausted(ctx) {
-				if pending[r.Key] {
-					delete(pending, r.Key)
-					results[r.Key] = r
-					fmt.Fprintf(out, "%-8s %s: %s\n", r.Status, r.Key, r.Error)
-				}
+				settle(r)
 			}
 		case o := <-e.outcomes:
-			key := o.Object.Key
-			if !pending[key] {
-				continue // a redelivery of one already reported
-			}
-			delete(pending, key)
-			r, err := e.result(ctx, o)
-			if err != nil {
-				r = Result{Key: key, Status: "failed", Error: err.Error()}
-			}
-			results[key] = r
-			switch r.Status {
-			case "ok":
-				fmt.Fprintf(out, "%-8s %s -> %s %dx%d\n", r.Status, r.Key, r.Thumbnail, r.Width, r.Height)
-			default:
-				fmt.Fprintf(out, "%-8s %s: %s\n", r.Status, r.Key, r.Error)
+			if pending[o.Object.Key] { // else a redelivery of one already reported
+				settle(e.result(ctx, o))
 			}
 		}
 	}
-	elapsed := time.Since(start)
-	// Every thumbnail and every failure the worker recorded is notified: wait for the last ones.
+	return nil
+}
+
+// awaitNotifications waits (10 s at most) for the notification of every outcome the worker
+// published one for.
+func (e *env) awaitNotifications(results map[string]Result) {
 	var want int64
 	for _, r := range results {
-		if r.Status == "ok" || (r.Status == "failed" && !strings.HasPrefix(r.Error, "no outcome") && !strings.HasPrefix(r.Error, "upload:") && !strings.HasPrefix(r.Error, "moved to the dead-letter")) {
+		if r.notified() {
 			want++
 		}
 	}
@@ -235,35 +311,17 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if got := e.notified.Load(); got < want {
-		fmt.Fprintf(out, "warning: %d of %d notifications arrived\n", got, want)
+		fmt.Fprintf(e.opts.Stdout, "warning: %d of %d notifications arrived\n", got, want)
 	}
-	stopNotify()
-	e.stopWork()
-	<-e.workDone
-	e.readersWG.Wait()
+}
 
+func newReport(results map[string]Result) Report {
 	rep := Report{Results: make([]Result, 0, len(results))}
-	counts := map[string]int{}
 	for _, r := range results {
 		rep.Results = append(rep.Results, r)
-		counts[r.Status]++
 	}
 	sort.Slice(rep.Results, func(i, j int) bool { return rep.Results[i].Key < rep.Results[j].Key })
-	if err := writeJSON(filepath.Join(opts.Out, "report.json"), rep); err != nil {
-		return rep, err
-	}
-	fmt.Fprintf(out, "\n%d uploaded: %d ok, %d failed, %d skipped in %s; thumbnails, notifications and report.json in %s\n",
-		len(files), counts["ok"], counts["failed"], counts["skipped"], elapsed.Round(time.Millisecond), opts.Out)
-	var missing int
-	for _, r := range rep.Results {
-		if strings.HasPrefix(r.Error, "no outcome") {
-			missing++
-		}
-	}
-	if missing > 0 {
-		return rep, fmt.Errorf("%d uploads got no outcome", missing)
-	}
-	return rep, nil
+	return rep
 }
 
 type file struct{ path, key string }
@@ -303,24 +361,33 @@ func (e *env) upload(ctx context.Context, f file) error {
 		return err
 	}
 	_, err = e.s3.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &e.stack.SourceBucket, Key: &f.key, Body: fh, ContentLength: ptr(st.Size()),
+		Bucket: &e.stack.SourceBucket, Key: &f.key, Body: fh, ContentLength: aws.Int64(st.Size()),
 	})
 	return err
 }
 
 // result turns an outcome into a report entry, copying an ok thumbnail from the thumbnail bucket
-// to the output folder under the same key.
-func (e *env) result(ctx context.Context, o pipeline.Outcome) (Result, error) {
-	r := Result{Key: o.Object.Key, Status: string(o.Status), Error: o.Reason}
+// to the output folder under the same key (with no output folder, the entry names it in the
+// bucket).
+func (e *env) result(ctx context.Context, o pipeline.Outcome) Result {
+	r := Result{Key: o.Object.Key, Status: Status(o.Status), Reason: o.Reason}
+	if o.Err != nil {
+		r.Reason, r.Error = string(o.Err.Code), o.Err.Detail()
+	}
 	if o.Status != pipeline.OK {
-		return r, nil
+		return r
+	}
+	r.Width, r.Height, r.URL = o.Width, o.Height, o.URL
+	if e.opts.Out == "" {
+		r.Thumbnail = "s3://" + e.stack.ThumbnailBucket + "/" + o.ThumbnailKey
+		return r
 	}
 	path, err := e.mirror(ctx, o.ThumbnailKey)
 	if err != nil {
-		return r, err
+		return Result{Key: r.Key, Status: Failed, Reason: ReasonMirrorFailed, Error: err.Error()}
 	}
-	r.Thumbnail, r.Width, r.Height, r.URL = path, o.Width, o.Height, o.URL
-	return r, nil
+	r.Thumbnail = path
+	return r
 }
 
 // mirror copies an object of the thumbnail bucket to the output folder and returns its path there
@@ -383,7 +450,8 @@ func (e *env) exhausted(ctx context.Context) []Result {
 		for _, o := range objs {
 			for _, k := range []string{o.Key, o.AltKey} {
 				if k != "" {
-					rs = append(rs, Result{Key: k, Status: "failed", Error: "moved to the dead-letter queue after 3 failed receives (transient errors; see the worker log)"})
+					rs = append(rs, Result{Key: k, Status: Failed, Reason: ReasonExhausted,
+						Error: fmt.Sprintf("moved to the dead-letter queue after %d failed receives (transient errors; see the worker log)", config.MaxReceiveCount)})
 				}
 			}
 		}
@@ -471,5 +539,3 @@ func writeJSON(path string, v any) error {
 	}
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -45,23 +45,7 @@ func Serve(ctx context.Context, opts Options) error {
 			fmt.Fprintln(out, "stopping")
 			return nil
 		case o := <-e.outcomes:
-			if opts.Out != "" {
-				r, err := e.result(ctx, o)
-				if err != nil {
-					fmt.Fprintf(out, "%-8s %s: %v\n", "failed", o.Object.Key, err)
-					continue
-				}
-				if r.Thumbnail != "" {
-					fmt.Fprintf(out, "%-8s %s -> %s %dx%d\n", r.Status, r.Key, r.Thumbnail, r.Width, r.Height)
-					continue
-				}
-			}
-			switch o.Status {
-			case "ok":
-				fmt.Fprintf(out, "%-8s %s -> s3://%s/%s %dx%d\n", o.Status, o.Object.Key, s.ThumbnailBucket, o.ThumbnailKey, o.Width, o.Height)
-			default:
-				fmt.Fprintf(out, "%-8s %s: %s\n", o.Status, o.Object.Key, o.Reason)
-			}
+			fmt.Fprintln(out, e.result(ctx, o))
 		}
 	}
 }

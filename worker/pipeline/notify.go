@@ -6,13 +6,19 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 // Notification is what Notify publishes: an email subscriber reads Subject and Body; a subscriber
-// with a filter policy filters on the attributes bucket, key and status.
+// with a filter policy filters on the attributes bucket, key, status and, for a failure, reason
+// (the bare failure code, such as too-many-pixels; the text for people is in detail and the body).
 type Notification struct {
 	Subject    string
 	Body       string
@@ -38,9 +44,16 @@ func NewNotification(o Outcome, now time.Time) Notification {
 	default:
 		n.Subject = "Thumbnail failed: " + o.Object.Key
 		fmt.Fprintf(&b, "No thumbnail could be made of s3://%s/%s.\n\n", o.Object.Bucket, o.Object.Key)
-		fmt.Fprintf(&b, "Reason: %s\n\n", o.Reason)
-		b.WriteString("The message is kept in the dead-letter queue; `thumbq redrive` sends it back once the cause is mended.\n")
-		n.Attributes["reason"] = o.Reason
+		code, detail := failure.Code("unknown"), ""
+		if o.Err != nil {
+			code, detail = o.Err.Code, o.Err.Detail()
+		}
+		fmt.Fprintf(&b, "Reason: %s\n", code)
+		fmt.Fprintf(&b, "Detail: %s\n\n", detail)
+		b.WriteString("The file itself is at fault, so trying it again fails the same way: upload a mended file\n")
+		b.WriteString("and a new thumbnail is made. The event is kept in the dead-letter queue for 14 days.\n")
+		n.Attributes["reason"] = string(code)
+		n.Attributes["detail"] = truncate(detail, 256)
 	}
 	n.Body = b.String()
 	n.Subject = subjectSafe(n.Subject)
@@ -55,7 +68,7 @@ func (p *Processor) Notify(ctx context.Context, o Outcome) error {
 		if v == "" {
 			continue // SNS refuses empty attribute values
 		}
-		attrs[k] = snstypes.MessageAttributeValue{DataType: ptr("String"), StringValue: ptr(v)}
+		attrs[k] = snstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 	}
 	_, err := p.Publisher.Publish(ctx, &sns.PublishInput{
 		TopicArn:          &p.TopicARN,
@@ -97,4 +110,15 @@ func roundDuration(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Second)
 	}
+}
+
+// truncate shortens s to at most n bytes without cutting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -1,10 +1,11 @@
-// Package pipeline turns one uploaded S3 object into a thumbnail: it resolves the object, checks it
-// against the limits, downloads it, makes the thumbnail, uploads it next to a deterministic key,
-// presigns a URL for it and, on the caller's word, notifies subscribers.
+// Package pipeline turns a work-queue message into thumbnails and notifications: it reads the S3
+// event in the message body, and for each object it names resolves the object, checks it against
+// the limits, downloads it, makes the thumbnail, uploads it under a deterministic key, presigns a
+// URL for it and notifies subscribers.
 //
-// It knows nothing of queues: it says what became of an object (an Outcome) and whether a failure
-// is permanent (the input is at fault; retrying cannot help) or transient (S3 or SNS did not
-// answer; a retry may).
+// Its Handler is what package queue calls with each message body. It knows nothing of queues: it
+// returns nil when the work is done, a *failure.Error when the input is at fault (retrying cannot
+// help), and any other error when S3 or SNS did not answer (a retry may).
 package pipeline
 
 import (
@@ -18,12 +19,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/event"
+	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/thumb"
 )
 
@@ -32,15 +35,15 @@ type Status string
 
 const (
 	OK      Status = "ok"      // the thumbnail is written and presigned
-	Failed  Status = "failed"  // permanently: the object is no image we can make a thumbnail of
+	Failed  Status = "failed"  // permanently: the input is at fault (an Outcome's Err says why)
 	Skipped Status = "skipped" // nothing to do: a folder placeholder, an empty object, a deleted one
 )
 
-// Outcome says what became of one object.
-type Outcome struct {
+// Result is what Process made of one object: Status OK or Skipped. A failure is Process's error.
+type Result struct {
 	Object       event.Object // Key is the key the object really has
 	Status       Status
-	Reason       string // why it failed or was skipped
+	Reason       string // why it was skipped
 	ThumbnailKey string
 	Width        int
 	Height       int
@@ -85,44 +88,13 @@ type Processor struct {
 	Now               func() time.Time // nil means time.Now
 }
 
-// PermanentError is a failure that retrying cannot mend.
-type PermanentError struct {
-	Reason string // short, stable: not-an-image, unsupported-format, too-many-pixels, corrupt, too-large, wrong-bucket, malformed-event
-	Err    error
-}
-
-func (e *PermanentError) Error() string { return e.Err.Error() }
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-// IsPermanent reports whether err is a permanent failure.
-func IsPermanent(err error) bool {
-	var p *PermanentError
-	return errors.As(err, &p)
-}
-
-// ReasonOf returns the reason of a permanent failure, or "transient".
-func ReasonOf(err error) string {
-	var p *PermanentError
-	if errors.As(err, &p) {
-		return p.Reason
-	}
-	return "transient"
-}
-
-func permanent(reason string, format string, args ...any) error {
-	return &PermanentError{Reason: reason, Err: fmt.Errorf(format, args...)}
-}
-
 // ThumbnailKey is where the thumbnail of a source key goes: the same source always maps to the same
 // key, so a redelivered message overwrites rather than duplicates. The box size is part of it, so
 // changing the size makes new thumbnails instead of mixing sizes under one name.
 func ThumbnailKey(sourceKey string, o thumb.Options) string {
 	w, h := o.Width, o.Height
-	if w == 0 {
-		w = 64
-	}
-	if h == 0 {
-		h = 64
+	if w <= 0 || h <= 0 {
+		w, h = config.DefaultThumbWidth, config.DefaultThumbHeight
 	}
 	return fmt.Sprintf("%dx%d/%s.png", w, h, sourceKey)
 }
@@ -134,13 +106,13 @@ func (p *Processor) now() time.Time {
 	return time.Now()
 }
 
-// Process makes the thumbnail of one object. It returns an Outcome with Status OK, Skipped or
-// Failed (a permanent failure, whose Reason says why); a non-nil error is transient and the
-// outcome is then meaningless.
-func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Logger) (Outcome, error) {
-	out := Outcome{Object: obj}
+// Process makes the thumbnail of one object and returns a Result with Status OK or Skipped. An
+// error is a *failure.Error when the input is at fault (retrying cannot help; the Result then
+// carries what was learnt of the object) and transient otherwise.
+func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Logger) (Result, error) {
+	out := Result{Object: obj}
 	if obj.Bucket != p.SourceBucket {
-		return failed(out, permanent("wrong-bucket", "event for bucket %q, this worker reads %q", obj.Bucket, p.SourceBucket))
+		return out, failure.New(failure.WrongBucket, "", "event for bucket %q, this worker reads %q", obj.Bucket, p.SourceBucket)
 	}
 	head, key, err := p.resolve(ctx, obj)
 	if errors.Is(err, errNotFound) {
@@ -152,7 +124,7 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 	}
 	out.Object.Key, out.Object.AltKey = key, ""
 	size := orMinus1(head.ContentLength)
-	etag := strings.Trim(deref(head.ETag), `"`)
+	etag := strings.Trim(aws.ToString(head.ETag), `"`)
 	out.Object.Size, out.Object.ETag = size, etag
 	switch {
 	case strings.HasSuffix(key, "/"):
@@ -162,23 +134,20 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 		out.Status, out.Reason = Skipped, "empty object"
 		return out, nil
 	case p.MaxBytes > 0 && size > p.MaxBytes:
-		return failed(out, permanent("too-large", "object is %d bytes, over the %d byte limit", size, p.MaxBytes))
+		return out, failure.New(failure.TooLarge, "", "object is %d bytes, over the %d byte limit", size, p.MaxBytes)
 	}
 
 	data, err := p.download(ctx, key, etag, size)
 	if err != nil {
-		if IsPermanent(err) {
-			return failed(out, err)
-		}
 		return out, err
 	}
 	res, err := thumb.Make(data, p.Thumb)
 	if err != nil {
-		var te *thumb.Error
-		if errors.As(err, &te) {
-			return failed(out, &PermanentError{Reason: string(te.Reason), Err: err})
+		if f := failure.As(err); f != nil {
+			out.Format = f.Format
+			return out, err
 		}
-		return failed(out, &PermanentError{Reason: "corrupt", Err: err})
+		return out, failure.Wrap(failure.Corrupt, err) // thumb promises only failures; never retry an image
 	}
 	out.Width, out.Height = res.Width, res.Height
 	out.SourceWidth, out.SourceHeight, out.Format = res.SourceWidth, res.SourceHeight, res.Format
@@ -188,8 +157,8 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 		Bucket:        &p.ThumbnailBucket,
 		Key:           &out.ThumbnailKey,
 		Body:          bytes.NewReader(res.PNG),
-		ContentLength: ptr(int64(len(res.PNG))),
-		ContentType:   ptr("image/png"),
+		ContentLength: aws.Int64(int64(len(res.PNG))),
+		ContentType:   aws.String("image/png"),
 		Metadata: map[string]string{
 			// S3 metadata travels as HTTP headers, so non-ASCII keys are percent-encoded here.
 			"source-bucket": obj.Bucket,
@@ -206,16 +175,6 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 	}
 	out.Status = OK
 	log.Debug("thumbnail written", "thumbnail_key", out.ThumbnailKey, "width", out.Width, "height", out.Height)
-	return out, nil
-}
-
-func failed(out Outcome, err error) (Outcome, error) {
-	out.Status = Failed
-	out.Reason = err.Error()
-	var p *PermanentError
-	if errors.As(err, &p) && !strings.HasPrefix(out.Reason, p.Reason) {
-		out.Reason = p.Reason + ": " + out.Reason
-	}
 	return out, nil
 }
 
@@ -243,7 +202,7 @@ func (p *Processor) resolve(ctx context.Context, obj event.Object) (*s3.HeadObje
 func (p *Processor) download(ctx context.Context, key, etag string, size int64) ([]byte, error) {
 	in := &s3.GetObjectInput{Bucket: &p.SourceBucket, Key: &key}
 	if etag != "" {
-		in.IfMatch = ptr(`"` + etag + `"`)
+		in.IfMatch = aws.String(`"` + etag + `"`)
 	}
 	o, err := p.Store.GetObject(ctx, in)
 	if err != nil {
@@ -260,7 +219,7 @@ func (p *Processor) download(ctx context.Context, key, etag string, size int64) 
 		return nil, fmt.Errorf("read s3://%s/%s: %w", p.SourceBucket, key, err)
 	}
 	if p.MaxBytes > 0 && n > p.MaxBytes {
-		return nil, permanent("too-large", "object is over the %d byte limit", p.MaxBytes)
+		return nil, failure.New(failure.TooLarge, "", "object is over the %d byte limit", p.MaxBytes)
 	}
 	return buf.Bytes(), nil
 }
@@ -270,9 +229,6 @@ func (p *Processor) download(ctx context.Context, key, etag string, size int64) 
 // working then whatever it claims).
 func (p *Processor) presign(ctx context.Context, key string) (string, time.Time, error) {
 	expiry := p.URLExpiry
-	if expiry <= 0 {
-		expiry = 24 * time.Hour
-	}
 	now := p.now()
 	if p.CredentialsExpire != nil {
 		exp, ok, err := p.CredentialsExpire(ctx)
@@ -293,15 +249,6 @@ func (p *Processor) presign(ctx context.Context, key string) (string, time.Time,
 		return "", time.Time{}, fmt.Errorf("presign s3://%s/%s: %w", p.ThumbnailBucket, key, err)
 	}
 	return req.URL, now.Add(expiry).UTC().Truncate(time.Second), nil
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 func orMinus1(n *int64) int64 {

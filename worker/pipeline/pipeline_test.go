@@ -15,12 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
 	"github.com/thumbq/thumbq/worker/event"
+	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/thumb"
 )
 
@@ -41,7 +43,7 @@ func (f *fakeStore) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...f
 	if !ok {
 		return nil, &smithy.GenericAPIError{Code: "NotFound"}
 	}
-	return &s3.HeadObjectOutput{ContentLength: ptr(int64(len(b))), ETag: ptr(`"abc"`)}, nil
+	return &s3.HeadObjectOutput{ContentLength: aws.Int64(int64(len(b))), ETag: aws.String(`"abc"`)}, nil
 }
 
 func (f *fakeStore) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
@@ -105,8 +107,8 @@ func TestProcessOutcomes(t *testing.T) {
 		name       string
 		obj        event.Object
 		objects    map[string][]byte
-		wantStatus Status
-		wantReason string // prefix
+		wantStatus Status // OK or Skipped; Failed means a *failure.Error with wantReason as its code
+		wantReason string // skip reason prefix, or failure code
 		wantKey    string
 	}{
 		{"an image becomes a thumbnail", event.Object{Bucket: "src", Key: "a.png"}, map[string][]byte{"a.png": img}, OK, "", "a.png"},
@@ -124,10 +126,14 @@ func TestProcessOutcomes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, st, _ := newProcessor(tt.objects)
 			o, err := p.Process(context.Background(), tt.obj, discard)
-			if err != nil {
-				t.Fatalf("Process: transient error %v; want an outcome", err)
-			}
-			if o.Status != tt.wantStatus || !strings.HasPrefix(o.Reason, tt.wantReason) {
+			if tt.wantStatus == Failed {
+				f := failure.As(err)
+				if f == nil || string(f.Code) != tt.wantReason || f.Detail() == "" {
+					t.Fatalf("Process = %s, %v; want a *failure.Error with code %s and a detail", o.Status, err, tt.wantReason)
+				}
+			} else if err != nil {
+				t.Fatalf("Process: error %v; want %s", err, tt.wantStatus)
+			} else if o.Status != tt.wantStatus || !strings.HasPrefix(o.Reason, tt.wantReason) {
 				t.Errorf("Process = %s %q; want %s %q...", o.Status, o.Reason, tt.wantStatus, tt.wantReason)
 			}
 			if o.Object.Key != tt.wantKey {
@@ -162,7 +168,7 @@ func TestProcessLeavesS3FailuresTransient(t *testing.T) {
 	p, _, _ := newProcessor(map[string][]byte{"a.png": pngOf(10, 10)})
 	p.Store.(*fakeStore).headErr = &smithy.GenericAPIError{Code: "SlowDown", Message: "reduce your request rate"}
 	_, err := p.Process(context.Background(), event.Object{Bucket: "src", Key: "a.png"}, discard)
-	if err == nil || IsPermanent(err) {
+	if err == nil || failure.IsPermanent(err) {
 		t.Errorf("Process with S3 SlowDown = %v; want a transient error", err)
 	}
 }
@@ -212,16 +218,16 @@ func TestPresignNeverOutlivesTheCredentials(t *testing.T) {
 		t.Error("presign with expired credentials succeeded; want an error")
 	}
 	p.CredentialsExpire = func(context.Context) (time.Time, bool, error) { return time.Time{}, false, errors.New("no role") }
-	if _, _, err := p.presign(context.Background(), "k.png"); err == nil || IsPermanent(err) {
+	if _, _, err := p.presign(context.Background(), "k.png"); err == nil || failure.IsPermanent(err) {
 		t.Errorf("presign without credentials = %v; want a transient error", err)
 	}
 }
 
 func TestNotification(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	ok := Outcome{Object: event.Object{Bucket: "src", Key: "albums/été/φωτο.jpg"}, Status: OK, Format: "jpeg",
+	ok := Outcome{Result: Result{Object: event.Object{Bucket: "src", Key: "albums/été/φωτο.jpg"}, Status: OK, Format: "jpeg",
 		SourceWidth: 4000, SourceHeight: 3000, Width: 64, Height: 48, ThumbnailKey: "64x64/albums/été/φωτο.jpg.png",
-		URL: "https://x/y", URLExpires: now.Add(24 * time.Hour)}
+		URL: "https://x/y", URLExpires: now.Add(24 * time.Hour)}}
 	n := NewNotification(ok, now)
 	for _, want := range []string{"s3://src/albums/été/φωτο.jpg", "64x48", "4000x3000", "https://x/y", "24h0m0s", now.Add(24 * time.Hour).Format(time.RFC1123)} {
 		if !strings.Contains(n.Body, want) {
@@ -236,12 +242,13 @@ func TestNotification(t *testing.T) {
 	}
 	long := ok
 	long.Object.Key = strings.Repeat("x", 300) + "\nEvil: header"
-	long.Status, long.Reason = Failed, "not-an-image: text"
+	long.Status, long.Err = Failed, failure.New(failure.NotImage, "", "the file starts with text")
 	n = NewNotification(long, now)
 	if len(n.Subject) >= 100 || strings.ContainsAny(n.Subject, "\r\n") {
 		t.Errorf("subject %q is not a valid SNS subject", n.Subject)
 	}
-	if n.Attributes["status"] != "failed" || !strings.Contains(n.Body, "not-an-image: text") {
-		t.Errorf("failure notification = %+v", n)
+	if n.Attributes["status"] != "failed" || n.Attributes["reason"] != "not-an-image" ||
+		n.Attributes["detail"] != "the file starts with text" || !strings.Contains(n.Body, "the file starts with text") {
+		t.Errorf("failure notification = %+v; want reason the bare code not-an-image, the detail in its attribute and the body", n)
 	}
 }

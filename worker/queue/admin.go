@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -79,19 +80,19 @@ func attributes(ctx context.Context, q AdminSQS, url string) (map[string]string,
 func oldestAge(ctx context.Context, m Metrics, queue string) (time.Duration, error) {
 	end := time.Now()
 	out, err := m.GetMetricData(ctx, &cloudwatch.GetMetricDataInput{
-		StartTime: ptr(end.Add(-15 * time.Minute)),
+		StartTime: aws.Time(end.Add(-15 * time.Minute)),
 		EndTime:   &end,
 		ScanBy:    cwtypes.ScanByTimestampDescending,
 		MetricDataQueries: []cwtypes.MetricDataQuery{{
-			Id: ptr("age"),
+			Id: aws.String("age"),
 			MetricStat: &cwtypes.MetricStat{
 				Metric: &cwtypes.Metric{
-					Namespace:  ptr("AWS/SQS"),
-					MetricName: ptr("ApproximateAgeOfOldestMessage"),
-					Dimensions: []cwtypes.Dimension{{Name: ptr("QueueName"), Value: &queue}},
+					Namespace:  aws.String("AWS/SQS"),
+					MetricName: aws.String("ApproximateAgeOfOldestMessage"),
+					Dimensions: []cwtypes.Dimension{{Name: aws.String("QueueName"), Value: &queue}},
 				},
-				Period: ptr(int32(60)),
-				Stat:   ptr("Maximum"),
+				Period: aws.Int32(60),
+				Stat:   aws.String("Maximum"),
 			},
 		}},
 	})
@@ -121,7 +122,7 @@ func Redrive(ctx context.Context, q AdminSQS, deadLetterURL, queueURL string) (i
 	}
 	out, err := q.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: &dlArn, DestinationArn: &workArn})
 	if err == nil {
-		return -1, "started SQS message move task " + deref(out.TaskHandle), nil
+		return -1, "started SQS message move task " + aws.ToString(out.TaskHandle), nil
 	}
 	if !unsupported(err) {
 		return 0, "", fmt.Errorf("start message move task: %w", err)

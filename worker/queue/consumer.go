@@ -1,7 +1,9 @@
-// Package queue consumes the work queue: it receives messages with long polling, processes them
-// with bounded concurrency while keeping them invisible to other consumers, records each outcome
-// and only then deletes the message. It also reports queue depth (Status) and moves dead letters
-// back (Redrive).
+// Package queue is the transport between SQS and the work: it receives messages with long
+// polling, keeps each invisible while its handler works (a heartbeat), deletes it when the handler
+// succeeds, sends it to the dead-letter queue with its failure code when the handler fails
+// permanently, leaves it to SQS after a growing delay when the failure is transient, and on a stop
+// hands back (releases) what it could not finish. It never reads the message bodies: a Handler
+// does. It also reports queue depth (Status) and moves dead letters back (Redrive).
 package queue
 
 import (
@@ -10,17 +12,17 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/thumbq/thumbq/worker/config"
-	"github.com/thumbq/thumbq/worker/event"
-	"github.com/thumbq/thumbq/worker/pipeline"
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 // SQS is the part of the SQS client the consumer uses.
@@ -31,10 +33,15 @@ type SQS interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// Processor makes thumbnails; *pipeline.Processor is the real one.
-type Processor interface {
-	Process(ctx context.Context, obj event.Object, log *slog.Logger) (pipeline.Outcome, error)
-	Notify(ctx context.Context, o pipeline.Outcome) error
+// Handler does the work a message asks for; *pipeline.Handler is the real one.
+type Handler interface {
+	// Handle does the work of one message body. nil means done (the message is deleted); an error
+	// wrapping a *failure.Error means the input is at fault (the message is dead-lettered at once);
+	// any other error is transient (SQS delivers the message again after a delay).
+	Handle(ctx context.Context, body []byte, log *slog.Logger) error
+	// DeadLettered is called once the message of a permanent failure is in the dead-letter queue,
+	// with the error Handle returned, and before the message is deleted from the work queue.
+	DeadLettered(ctx context.Context, body []byte, err error, log *slog.Logger)
 }
 
 // Consumer takes messages from the work queue. Set the fields, then call Run.
@@ -42,30 +49,27 @@ type Consumer struct {
 	SQS           SQS
 	QueueURL      string
 	DeadLetterURL string
-	Processor     Processor
+	Handler       Handler
 	Logger        *slog.Logger
 
-	Concurrency       int           // messages processed at once; at least 1
+	Concurrency       int           // messages handled at once; at least 1
 	VisibilityTimeout time.Duration // the queue's; a message being worked on is kept invisible this long, renewed at a third of it
 	GracePeriod       time.Duration // after Run's context ends, the time in-flight work gets to finish
-	WaitTime          time.Duration // long-poll wait; 0 means 20 s
-	RetryBase         time.Duration // first delay before a transient failure is retried; 0 means 10 s; it triples each receive
-
-	// OnOutcome, when set, is called once for each object whose outcome is recorded (local mode
-	// writes its report from it).
-	OnOutcome func(pipeline.Outcome)
+	WaitTime          time.Duration // long-poll wait; 0 means config.DefaultWaitTime
+	RetryBase         time.Duration // first delay before a transient failure is retried; 0 means config.DefaultRetryBase; it triples each receive
 }
 
 // Message attributes set on what the worker sends to the dead-letter queue.
 const (
-	AttrReason          = "thumbq-reason"
+	AttrReason          = "thumbq-reason" // the bare failure code (failure.Code), for filters and tools
+	AttrDetail          = "thumbq-detail" // the text for people
 	AttrSourceMessageID = "thumbq-source-message-id"
 )
 
 // Run consumes until ctx ends (SIGTERM), then stops receiving at once, gives in-flight work the
 // grace period to finish and releases what did not (visibility 0), so another consumer takes it.
-// A receive under way at the stop is let finish (it ends within the long-poll wait) and what it
-// brings is released too, rather than left invisible until its visibility timeout.
+// It returns an error, after that same stop, when a receive fails in a way no retry can mend (the
+// queue does not exist, access is denied): the container then exits and ECS sees it fail.
 func (c *Consumer) Run(ctx context.Context) error {
 	if c.Concurrency < 1 {
 		return errors.New("queue: concurrency must be at least 1")
@@ -76,57 +80,50 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// Work has its own context: a stop ends the fetching at once, not the work in hand.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	fetchCtx, stopFetching := context.WithCancel(ctx)
+	defer stopFetching()
 
-	slots := make(chan struct{}, c.Concurrency)
-	var wg sync.WaitGroup
-	failures := 0
-	var pending <-chan received // a receive still under way when the stop came
 	c.Logger.Info("consumer started", "queue_url", c.QueueURL, "concurrency", c.Concurrency)
+	var inFlight sync.WaitGroup
+	err := c.fetch(fetchCtx, workCtx, &inFlight)
+	c.drain(&inFlight, cancelWork)
+	if err != nil {
+		c.Logger.Error("consumer stopped: the queue cannot be read", "error", err)
+		return err
+	}
+	c.Logger.Info("consumer stopped")
+	return nil
+}
+
+// fetch receives batches while ctx lasts and starts a goroutine per message, never more than
+// Concurrency at once. It returns nil at a stop, or the receive error no retry can mend.
+func (c *Consumer) fetch(ctx, workCtx context.Context, inFlight *sync.WaitGroup) error {
+	slots := make(chan struct{}, c.Concurrency)
+	failures := 0
 	for ctx.Err() == nil {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		n := c.takeSlots(ctx, slots)
+		if n == 0 {
 			continue
 		}
-		n := 1
-		for n < 10 && n < c.Concurrency {
-			select {
-			case slots <- struct{}{}:
-				n++
-				continue
-			default:
-			}
-			break
-		}
-		// The receive is not cancelled by a stop: a response already on its way would leave its
-		// messages invisible until their timeout. At a stop, what it brings is handed back.
-		ch := make(chan received, 1)
-		go func() { msgs, err := c.receive(ctx, n); ch <- received{msgs, err} }()
-		var r received
-		select {
-		case r = <-ch:
-		case <-ctx.Done():
-			pending = ch
-			for range n {
-				<-slots
-			}
-			continue
-		}
-		for range n - len(r.msgs) {
+		msgs, err := c.receiveOrRelease(ctx, n, inFlight)
+		for range n - len(msgs) {
 			<-slots
 		}
-		if r.err != nil {
+		switch classify(ctx, err) {
+		case fatal:
+			return err
+		case retry:
 			failures++
 			delay := min(time.Duration(failures)*time.Second, 30*time.Second)
-			c.Logger.Error("receive failed", "error", r.err, "retry_in", delay.String())
+			c.Logger.Error("receive failed", "error", err, "retry_in", delay.String())
 			sleep(ctx, delay)
 			continue
 		}
 		failures = 0
-		for _, m := range r.msgs {
-			wg.Add(1)
+		for _, m := range msgs {
+			inFlight.Add(1)
 			go func() {
-				defer wg.Done()
+				defer inFlight.Done()
 				defer func() { <-slots }()
 				if ctx.Err() != nil {
 					// Received as the stop came: not started, so handed back at once.
@@ -137,20 +134,59 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}()
 		}
 	}
+	return nil
+}
 
-	if pending != nil {
-		wg.Add(1)
+// takeSlots waits for one free slot, then takes as many more as are free (up to a batch of 10),
+// and returns how many it took: 0 at a stop.
+func (c *Consumer) takeSlots(ctx context.Context, slots chan struct{}) int {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < 10 && n < c.Concurrency {
+		select {
+		case slots <- struct{}{}:
+			n++
+			continue
+		default:
+		}
+		break
+	}
+	return n
+}
+
+// receiveOrRelease receives up to n messages. The receive itself is not cut short by a stop: a
+// response already on its way would leave its messages invisible until their timeout. If the stop
+// comes first, what the receive brings is handed back (released) in the background, counted in
+// inFlight, and it returns no messages.
+func (c *Consumer) receiveOrRelease(ctx context.Context, n int, inFlight *sync.WaitGroup) ([]sqstypes.Message, error) {
+	ch := make(chan received, 1)
+	go func() { msgs, err := c.receive(ctx, n); ch <- received{msgs, err} }()
+	select {
+	case r := <-ch:
+		return r.msgs, r.err
+	case <-ctx.Done():
+		inFlight.Add(1)
 		go func() {
-			defer wg.Done()
-			r := <-pending
+			defer inFlight.Done()
+			r := <-ch
 			for _, m := range r.msgs {
 				c.release(m, c.logFor(m))
 			}
 		}()
+		return nil, nil
 	}
+}
+
+// drain waits for in-flight work for the grace period, then cancels what is left (its messages
+// are released) and waits for that.
+func (c *Consumer) drain(inFlight *sync.WaitGroup, cancelWork context.CancelFunc) {
 	c.Logger.Info("stopping: no more receives; waiting for in-flight work", "grace_period", c.GracePeriod.String())
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { inFlight.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(c.GracePeriod):
@@ -158,8 +194,49 @@ func (c *Consumer) Run(ctx context.Context) error {
 		cancelWork()
 		<-done
 	}
-	c.Logger.Info("consumer stopped")
-	return nil
+}
+
+// disposition is what becomes of a message, or of the consumer, after an error.
+type disposition int
+
+const (
+	done       disposition = iota // no error: delete the message
+	deadLetter                    // the input is at fault: to the dead-letter queue at once
+	retry                         // transient: try again later
+	release                       // the stop came: hand the message back now
+	fatal                         // the queue cannot be used (not found, access denied): stop the worker
+)
+
+// classify decides, once, what an error means: by its type (a *failure.Error is permanent), by the
+// AWS error code for a receive that can never succeed, and by the stop for the rest.
+func classify(ctx context.Context, err error) disposition {
+	switch {
+	case err == nil:
+		return done
+	case failure.IsPermanent(err):
+		return deadLetter
+	case ctx.Err() != nil:
+		return release
+	case queueUnusable(err):
+		return fatal
+	}
+	return retry
+}
+
+// queueUnusable reports whether an SQS error says the queue itself cannot be used with these
+// credentials, so that no retry can help.
+func queueUnusable(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue",
+		"AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "UnrecognizedClientException",
+		"InvalidAddress", "InvalidSecurity", "KMS.AccessDeniedException", "KMS.DisabledException":
+		return true
+	}
+	return false
 }
 
 type received struct {
@@ -172,7 +249,7 @@ type received struct {
 func (c *Consumer) receive(ctx context.Context, n int) ([]sqstypes.Message, error) {
 	wait := c.WaitTime
 	if wait <= 0 {
-		wait = 20 * time.Second
+		wait = config.DefaultWaitTime
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait+15*time.Second)
 	defer cancel()
@@ -199,123 +276,76 @@ func receiveCount(m sqstypes.Message) int {
 }
 
 func (c *Consumer) logFor(m sqstypes.Message) *slog.Logger {
-	return c.Logger.With("message_id", deref(m.MessageId), "receive_count", receiveCount(m))
+	return c.Logger.With("message_id", aws.ToString(m.MessageId), "receive_count", receiveCount(m))
 }
 
-// handle processes one message to its end: deleted after its outcome is recorded, or left to SQS
-// for a later try.
+// handle works on one message to its end: deleted when the handler succeeds, dead-lettered when
+// the input is at fault, left to SQS for a later try otherwise.
 func (c *Consumer) handle(ctx context.Context, m sqstypes.Message) {
 	log := c.logFor(m)
+	body := []byte(aws.ToString(m.Body))
 	stopHeartbeat := c.heartbeat(ctx, m, log)
-
-	objs, err := event.Parse([]byte(deref(m.Body)))
-	if err != nil {
-		stopHeartbeat()
-		c.deadLetter(ctx, m, "malformed-event: "+err.Error(), nil, log)
-		return
-	}
-	var outcomes []pipeline.Outcome
-	for _, obj := range objs {
-		olog := log.With("bucket", obj.Bucket, "key", obj.Key)
-		o, err := c.Processor.Process(ctx, obj, olog)
-		if err == nil && o.Status == pipeline.OK {
-			err = c.Processor.Notify(ctx, o)
-		}
-		if err != nil {
-			stopHeartbeat()
-			c.retryLater(ctx, m, err, olog)
-			return
-		}
-		outcomes = append(outcomes, o)
-	}
+	err := c.Handler.Handle(ctx, body, log)
 	stopHeartbeat()
-
-	var failed []pipeline.Outcome
-	for _, o := range outcomes {
-		if o.Status == pipeline.Failed {
-			failed = append(failed, o)
+	switch classify(ctx, err) {
+	case done:
+		if err := c.delete(m); err != nil {
+			log.Error("delete failed; the message will be received again and its thumbnail overwritten", "error", err)
 		}
-	}
-	if len(failed) > 0 {
-		reasons := make([]string, len(failed))
-		for i, o := range failed {
-			reasons[i] = o.Reason
-		}
-		c.deadLetter(ctx, m, strings.Join(reasons, "; "), outcomes, log)
-		return
-	}
-	if err := c.delete(m); err != nil {
-		log.Error("delete failed; the message will be received again and its thumbnail overwritten", "error", err)
-	}
-	for _, o := range outcomes {
-		log.Info("done", "bucket", o.Object.Bucket, "key", o.Object.Key, "outcome", string(o.Status),
-			"reason", o.Reason, "thumbnail_key", o.ThumbnailKey, "width", o.Width, "height", o.Height)
-		c.report(o)
-	}
-	if len(outcomes) == 0 {
-		log.Info("done", "outcome", "nothing to do")
+	case deadLetter:
+		c.deadLetter(ctx, m, body, err, log)
+	case release:
+		c.release(m, log)
+	default:
+		c.retryLater(m, err, log)
 	}
 }
 
 // deadLetter records a permanent failure: the message goes to the dead-letter queue with its
-// reason, subscribers are told, and only then is it deleted from the work queue.
-func (c *Consumer) deadLetter(ctx context.Context, m sqstypes.Message, reason string, outcomes []pipeline.Outcome, log *slog.Logger) {
+// failure code, the handler's hook runs (subscribers are told), and only then is the message
+// deleted from the work queue.
+func (c *Consumer) deadLetter(ctx context.Context, m sqstypes.Message, body []byte, err error, log *slog.Logger) {
 	ctx, cancel := detached(ctx)
 	defer cancel()
+	code := string(failure.As(err).Code)
 	attrs := map[string]sqstypes.MessageAttributeValue{}
 	for k, v := range m.MessageAttributes {
-		if k != AttrReason && k != AttrSourceMessageID {
+		if k != AttrReason && k != AttrDetail && k != AttrSourceMessageID {
 			attrs[k] = v
 		}
 	}
-	attrs[AttrReason] = stringAttr(truncate(reason, 1000))
-	attrs[AttrSourceMessageID] = stringAttr(deref(m.MessageId))
-	if _, err := c.SQS.SendMessage(ctx, &sqs.SendMessageInput{
+	attrs[AttrReason] = stringAttr(code)
+	attrs[AttrDetail] = stringAttr(truncate(err.Error(), 1000))
+	attrs[AttrSourceMessageID] = stringAttr(aws.ToString(m.MessageId))
+	if _, serr := c.SQS.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:          &c.DeadLetterURL,
 		MessageBody:       m.Body,
 		MessageAttributes: attrs,
-	}); err != nil {
-		// Not recorded, so not deleted: SQS delivers it again and, after the third receive,
+	}); serr != nil {
+		// Not recorded, so not deleted: SQS delivers it again and, after the last receive,
 		// moves it to the dead-letter queue itself.
-		log.Error("could not send to the dead-letter queue; left on the work queue", "error", err, "reason", reason)
+		log.Error("could not send to the dead-letter queue; left on the work queue", "error", serr, "reason", code)
 		return
 	}
-	for _, o := range outcomes {
-		if o.Status == pipeline.Failed {
-			if err := c.Processor.Notify(ctx, o); err != nil {
-				log.Error("failure notification not sent", "key", o.Object.Key, "error", err)
-			}
-		}
+	c.Handler.DeadLettered(ctx, body, err, log)
+	if derr := c.delete(m); derr != nil {
+		log.Error("delete failed after dead-lettering; the message may be dead-lettered twice", "error", derr)
 	}
-	if err := c.delete(m); err != nil {
-		log.Error("delete failed after dead-lettering; the message may be dead-lettered twice", "error", err)
-	}
-	log.Warn("dead-lettered", "outcome", "failed", "reason", reason)
-	for _, o := range outcomes {
-		c.report(o)
-	}
-	if outcomes == nil {
-		c.report(pipeline.Outcome{Status: pipeline.Failed, Reason: reason})
-	}
+	log.Warn("dead-lettered", "outcome", "failed", "reason", code, "detail", err.Error())
 }
 
 // retryLater leaves a transiently failed message to SQS, invisible for a delay that grows with each
-// receive; at a stop it is released at once instead.
-func (c *Consumer) retryLater(ctx context.Context, m sqstypes.Message, err error, log *slog.Logger) {
-	if ctx.Err() != nil {
-		c.release(m, log)
-		return
-	}
+// receive.
+func (c *Consumer) retryLater(m sqstypes.Message, err error, log *slog.Logger) {
 	n := receiveCount(m)
-	base := c.RetryBase
-	if base <= 0 {
-		base = 10 * time.Second
+	delay := c.RetryBase
+	if delay <= 0 {
+		delay = config.DefaultRetryBase
 	}
-	delay := base
-	for i := 1; i < n && delay < 12*time.Hour; i++ {
+	for i := 1; i < n && delay < config.MaxRetryDelay; i++ {
 		delay *= 3
 	}
-	delay = min(delay, 12*time.Hour)
+	delay = min(delay, config.MaxRetryDelay)
 	log.Warn("transient failure; SQS will deliver it again", "error", err, "retry_in", delay.String())
 	c.setVisibility(m, delay, log)
 }
@@ -326,7 +356,7 @@ func (c *Consumer) release(m sqstypes.Message, log *slog.Logger) {
 }
 
 func (c *Consumer) setVisibility(m sqstypes.Message, d time.Duration, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), config.RequestTimeout)
 	defer cancel()
 	_, err := c.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl: &c.QueueURL, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(d / time.Second),
@@ -367,25 +397,19 @@ func (c *Consumer) heartbeat(ctx context.Context, m sqstypes.Message, log *slog.
 }
 
 func (c *Consumer) delete(m sqstypes.Message) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), config.RequestTimeout)
 	defer cancel()
 	_, err := c.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &c.QueueURL, ReceiptHandle: m.ReceiptHandle})
 	return err
 }
 
-func (c *Consumer) report(o pipeline.Outcome) {
-	if c.OnOutcome != nil {
-		c.OnOutcome(o)
-	}
-}
-
 // detached gives the steps that record an outcome a context a stop does not cut short.
 func detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	return context.WithTimeout(context.WithoutCancel(ctx), config.RequestTimeout)
 }
 
 func stringAttr(v string) sqstypes.MessageAttributeValue {
-	return sqstypes.MessageAttributeValue{DataType: ptr("String"), StringValue: &v}
+	return sqstypes.MessageAttributeValue{DataType: aws.String("String"), StringValue: &v}
 }
 
 // truncate shortens s to at most n bytes without cutting a UTF-8 sequence.
@@ -408,25 +432,18 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // NewConsumer builds a Consumer from the worker's configuration.
-func NewConsumer(c config.Config, q SQS, p Processor, log *slog.Logger) *Consumer {
+func NewConsumer(c config.Config, q SQS, h Handler, log *slog.Logger) *Consumer {
 	return &Consumer{
 		SQS:               q,
 		QueueURL:          c.QueueURL,
 		DeadLetterURL:     c.DeadLetterURL,
-		Processor:         p,
+		Handler:           h,
 		Logger:            log,
 		Concurrency:       c.Concurrency,
 		VisibilityTimeout: c.VisibilityTimeout,
 		GracePeriod:       c.GracePeriod,
+		WaitTime:          c.WaitTime,
+		RetryBase:         c.RetryBase,
 	}
 }

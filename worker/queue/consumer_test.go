@@ -13,8 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/thumbq/thumbq/worker/event"
-	"github.com/thumbq/thumbq/worker/pipeline"
+	"github.com/aws/smithy-go"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 // recorder is an SQS fake that hands out a fixed set of messages once and records every call in
@@ -58,7 +59,7 @@ func (r *recorder) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ..
 		r.log("send-failed " + *in.QueueUrl)
 		return nil, r.sendErr
 	}
-	r.log(fmt.Sprintf("send %s reason=%s", *in.QueueUrl, *in.MessageAttributes[AttrReason].StringValue))
+	r.log(fmt.Sprintf("send %s reason=%s detail=%s", *in.QueueUrl, *in.MessageAttributes[AttrReason].StringValue, *in.MessageAttributes[AttrDetail].StringValue))
 	return &sqs.SendMessageOutput{}, nil
 }
 
@@ -68,37 +69,34 @@ func (r *recorder) Calls() []string {
 	return append([]string(nil), r.calls...)
 }
 
-// script is a Processor whose outcome per key is set by the test.
+// script is a Handler whose result per body is set by the test; the body is just a name.
 type script struct {
-	mu       sync.Mutex
-	delay    time.Duration
-	outcome  map[string]pipeline.Status
-	err      map[string]error
-	notified []string
+	mu           sync.Mutex
+	delay        time.Duration
+	err          map[string]error
+	r            *recorder // DeadLettered calls are recorded in its call order
+	deadLettered []string
 }
 
-func (s *script) Process(ctx context.Context, obj event.Object, _ *slog.Logger) (pipeline.Outcome, error) {
+func (s *script) Handle(ctx context.Context, body []byte, _ *slog.Logger) error {
 	select {
 	case <-time.After(s.delay):
 	case <-ctx.Done():
-		return pipeline.Outcome{}, ctx.Err()
+		return ctx.Err()
 	}
-	if err := s.err[obj.Key]; err != nil {
-		return pipeline.Outcome{}, err
-	}
-	st := s.outcome[obj.Key]
-	return pipeline.Outcome{Object: obj, Status: st, Reason: map[pipeline.Status]string{pipeline.Failed: "corrupt: bad"}[st]}, nil
+	return s.err[string(body)]
 }
 
-func (s *script) Notify(_ context.Context, o pipeline.Outcome) error {
+func (s *script) DeadLettered(_ context.Context, body []byte, err error, _ *slog.Logger) {
 	s.mu.Lock()
-	s.notified = append(s.notified, o.Object.Key+":"+string(o.Status))
+	s.deadLettered = append(s.deadLettered, string(body)+": "+err.Error())
 	s.mu.Unlock()
-	return nil
+	if s.r != nil {
+		s.r.log("hook " + string(body))
+	}
 }
 
-func msg(id, key string, receives int) sqstypes.Message {
-	body := `{"source":"aws.s3","detail-type":"Object Created","detail":{"bucket":{"name":"src"},"object":{"key":"` + key + `"}}}`
+func msg(id, body string, receives int) sqstypes.Message {
 	return sqstypes.Message{MessageId: &id, ReceiptHandle: &id, Body: &body,
 		Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(receives)}}
 }
@@ -118,33 +116,38 @@ func runUntil(t *testing.T, c *Consumer, r *recorder, want int) []string {
 	return r.Calls()
 }
 
-func newConsumer(r *recorder, p Processor) *Consumer {
-	return &Consumer{SQS: r, QueueURL: "work", DeadLetterURL: "dlq", Processor: p, Concurrency: 2,
+func newConsumer(r *recorder, h Handler) *Consumer {
+	return &Consumer{SQS: r, QueueURL: "work", DeadLetterURL: "dlq", Handler: h, Concurrency: 2,
 		VisibilityTimeout: 60 * time.Second, GracePeriod: time.Second, WaitTime: time.Second}
 }
 
-func TestAPermanentFailureIsDeadLetteredBeforeItIsDeleted(t *testing.T) {
+var notAnImage = failure.New(failure.NotImage, "", "text")
+
+func TestAPermanentFailureIsDeadLetteredWithItsBareCodeBeforeItIsDeleted(t *testing.T) {
 	r := &recorder{msgs: []sqstypes.Message{msg("m1", "notes.txt", 1)}}
-	p := &script{outcome: map[string]pipeline.Status{"notes.txt": pipeline.Failed}}
-	calls := runUntil(t, newConsumer(r, p), r, 2)
-	want := []string{"send dlq reason=corrupt: bad", "delete m1"}
+	h := &script{err: map[string]error{"notes.txt": fmt.Errorf("processing: %w", notAnImage)}, r: r}
+	calls := runUntil(t, newConsumer(r, h), r, 3)
+	want := []string{"send dlq reason=not-an-image detail=processing: not-an-image: text", "hook notes.txt", "delete m1"}
 	if strings.Join(calls, "|") != strings.Join(want, "|") {
 		t.Errorf("calls = %q; want %q", calls, want)
 	}
-	if len(p.notified) != 1 || p.notified[0] != "notes.txt:failed" {
-		t.Errorf("notified %q; want the failure notified once", p.notified)
+	if len(h.deadLettered) != 1 || h.deadLettered[0] != "notes.txt: processing: not-an-image: text" {
+		t.Errorf("DeadLettered saw %q; want the handler's own error once", h.deadLettered)
 	}
 }
 
 func TestAMessageIsNotDeletedWhenTheDeadLetterQueueRefusesIt(t *testing.T) {
 	r := &recorder{msgs: []sqstypes.Message{msg("m1", "notes.txt", 1)}, sendErr: errors.New("throttled")}
-	p := &script{outcome: map[string]pipeline.Status{"notes.txt": pipeline.Failed}}
-	calls := runUntil(t, newConsumer(r, p), r, 1)
+	h := &script{err: map[string]error{"notes.txt": notAnImage}}
+	calls := runUntil(t, newConsumer(r, h), r, 1)
 	time.Sleep(50 * time.Millisecond)
 	for _, c := range r.Calls() {
 		if strings.HasPrefix(c, "delete") {
 			t.Errorf("calls = %q; the message was deleted without its outcome recorded", calls)
 		}
+	}
+	if len(h.deadLettered) != 0 {
+		t.Errorf("DeadLettered ran %q though the message never reached the dead-letter queue", h.deadLettered)
 	}
 }
 
@@ -152,8 +155,8 @@ func TestATransientFailureIsRetriedAfterAGrowingDelay(t *testing.T) {
 	for receives, want := range map[int]int{1: 10, 2: 30, 3: 90} {
 		t.Run(fmt.Sprintf("receive %d waits %d s", receives, want), func(t *testing.T) {
 			r := &recorder{msgs: []sqstypes.Message{msg("m1", "a.jpg", receives)}}
-			p := &script{err: map[string]error{"a.jpg": errors.New("s3: SlowDown")}}
-			calls := runUntil(t, newConsumer(r, p), r, 1)
+			h := &script{err: map[string]error{"a.jpg": errors.New("s3: SlowDown")}}
+			calls := runUntil(t, newConsumer(r, h), r, 1)
 			if len(calls) != 1 || calls[0] != fmt.Sprintf("visibility m1 %d", want) {
 				t.Errorf("calls = %q; want [visibility m1 %d] and no delete", calls, want)
 			}
@@ -163,8 +166,8 @@ func TestATransientFailureIsRetriedAfterAGrowingDelay(t *testing.T) {
 
 func TestSlowWorkIsKeptInvisible(t *testing.T) {
 	r := &recorder{msgs: []sqstypes.Message{msg("m1", "big.jpg", 1)}}
-	p := &script{delay: 2500 * time.Millisecond, outcome: map[string]pipeline.Status{"big.jpg": pipeline.OK}}
-	c := newConsumer(r, p)
+	h := &script{delay: 2500 * time.Millisecond}
+	c := newConsumer(r, h)
 	c.VisibilityTimeout = 3 * time.Second // renewed every second
 	c.GracePeriod = 5 * time.Second
 	calls := runUntil(t, c, r, 3)
@@ -179,11 +182,43 @@ func TestSlowWorkIsKeptInvisible(t *testing.T) {
 	}
 }
 
-func TestAMalformedMessageIsDeadLetteredWithItsReason(t *testing.T) {
-	body := "hello"
-	r := &recorder{msgs: []sqstypes.Message{{MessageId: ptr("m1"), ReceiptHandle: ptr("m1"), Body: &body}}}
-	calls := runUntil(t, newConsumer(r, &script{}), r, 2)
-	if len(calls) != 2 || !strings.HasPrefix(calls[0], "send dlq reason=malformed-event") || calls[1] != "delete m1" {
-		t.Errorf("calls = %q; want a dead letter with reason malformed-event, then the delete", calls)
+// unusable is an SQS whose every receive fails with an API error code.
+type unusable struct {
+	recorder
+	code string
+}
+
+func (u *unusable) ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: u.code, Message: "no"}
+}
+
+func TestAQueueThatCannotBeReadStopsTheConsumer(t *testing.T) {
+	for _, code := range []string{"AWS.SimpleQueueService.NonExistentQueue", "AccessDenied"} {
+		t.Run(code+" ends Run with an error", func(t *testing.T) {
+			u := &unusable{code: code}
+			c := newConsumer(&u.recorder, &script{})
+			c.SQS = u
+			done := make(chan error, 1)
+			go func() { done <- c.Run(context.Background()) }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), code) {
+					t.Errorf("Run = %v; want an error naming %s", err, code)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Run still running 5 s after a receive said the queue cannot be used")
+			}
+		})
+	}
+}
+
+func TestAThrottledReceiveIsRetriedNotFatal(t *testing.T) {
+	u := &unusable{code: "ThrottlingException"}
+	c := newConsumer(&u.recorder, &script{})
+	c.SQS = u
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := c.Run(ctx); err != nil {
+		t.Errorf("Run = %v; want nil (a throttled receive is retried until the stop)", err)
 	}
 }
