@@ -187,9 +187,7 @@ func BenchmarkMakePNG12MP(b *testing.B) {
 		}
 	})
 	b.Run("image/png full decode", func(b *testing.B) {
-		scaled := scaledDecoders["png"]
-		delete(scaledDecoders, "png")
-		defer func() { scaledDecoders["png"] = scaled }()
+		defer swapFormat("png", func(f *format) { f.decodeReduced = nil })()
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := Make(data, Options{}); err != nil {

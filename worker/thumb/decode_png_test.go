@@ -63,14 +63,14 @@ func TestScaledPNGDecodeLooksLikeTheFullDecode(t *testing.T) {
 	for _, file := range []string{"photo-rgb.png", "photo-alpha.png"} {
 		t.Run(file, func(t *testing.T) {
 			data := readFile(t, file)
-			j := &job{data: data, format: "png", opts: Options{}.withDefaults(), orientation: 1}
+			j := &job{data: data, format: &pngFormat, opts: Options{}.withDefaults(), orientation: 1}
 			if e := checkLimits(j); e != nil {
 				t.Fatal(e)
 			}
 			if k := j.shrink(); k < 2 {
 				t.Fatalf("%s is shrunk %d-fold; want a fixture big enough to be reduced while decoding", file, k)
 			}
-			img, err := decodePNGScaled(data, j.width, j.height, j.shrink())
+			img, err := decodePNGReduced(data, j.width, j.height, j.shrink())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,9 +91,9 @@ func TestAnInterlacedPNGIsReducedWhileDecodingToo(t *testing.T) {
 	if err != nil {
 		t.Skipf("PngSuite is not installed: %v", err)
 	}
-	got, err := decodePNGScaled(data, 32, 32, 2)
+	got, err := decodePNGReduced(data, 32, 32, 2)
 	if err != nil {
-		t.Fatalf("decodePNGScaled(interlaced, 2) = %v; want the image reduced", err)
+		t.Fatalf("decodePNGReduced(interlaced, 2) = %v; want the image reduced", err)
 	}
 	full, err := png.Decode(bytes.NewReader(data))
 	if err != nil {

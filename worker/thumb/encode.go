@@ -20,7 +20,7 @@ func encode(j *job) *failure.Error {
 	var buf bytes.Buffer
 	if err := encoder.Encode(&buf, out); err != nil {
 		// Only a writer's error could get here, and a bytes.Buffer has none.
-		return failure.New(failure.Corrupt, j.format, "encode thumbnail: %w", err)
+		return failure.New(failure.Corrupt, j.format.name, "encode thumbnail: %w", err)
 	}
 	j.png = buf.Bytes()
 	return nil

@@ -1,11 +1,22 @@
 package thumb
 
 import (
+	"bytes"
+	"encoding/binary"
 	"image"
-	"io"
 
 	"golang.org/x/image/webp"
 )
+
+// WebP: lossy and lossless, by golang.org/x/image/webp, with the colours of lossy images corrected.
+var webpFormat = format{
+	name:   "webp",
+	match:  func(data []byte) bool { return has(data, 0, "RIFF") && has(data, 8, "WEBP") },
+	config: webp.DecodeConfig,
+	decode: decodeWebP,
+	exif:   webpExif,
+	memory: webpMemory,
+}
 
 // decodeWebP decodes a WebP image and corrects the colours of lossy ones.
 //
@@ -22,8 +33,8 @@ import (
 // against the PNGs they were made from, 7.4-7.8 uncorrected and 0.6-1.9 corrected
 // (TestXImageTestImages); our lossy.webp against libvips/libwebp's thumbnail, 5.9 uncorrected
 // and 1.5 corrected (TestWebPColoursMatchLibwebp).
-func decodeWebP(r io.Reader) (image.Image, error) {
-	img, err := webp.Decode(r)
+func decodeWebP(data []byte) (image.Image, error) {
+	img, err := webp.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
@@ -57,3 +68,24 @@ func expandLimitedRange(m *image.YCbCr) {
 		m.Cr[i] = chromaToFull[v]
 	}
 }
+
+// webpExif returns the payload of a WebP EXIF chunk.
+func webpExif(data []byte) []byte {
+	for i := 12; i+8 <= len(data); {
+		id := string(data[i : i+4])
+		n := int(binary.LittleEndian.Uint32(data[i+4:]))
+		if n < 0 || n > len(data)-i-8 {
+			return nil
+		}
+		if id == "EXIF" {
+			return trimExifHeader(data[i+8 : i+8+n])
+		}
+		i += 8 + n + n&1 // chunks are padded to an even size
+	}
+	return nil
+}
+
+// webpMemory: a lossy image is 4:2:0 YCbCr with an optional alpha plane (2.5 bytes a pixel); a
+// lossless one is decoded by x/image's VP8L decoder into 4-byte ARGB pixels, then copied into an
+// NRGBA image (8 bytes a pixel at the peak). The header is not read: the larger is assumed.
+func webpMemory(_ []byte, w, h, _ int) int64 { return fullImage(w, h, 8) }

@@ -146,3 +146,12 @@ func codeOf(t *testing.T, err error) failure.Code {
 	}
 	return e.Code
 }
+
+// swapFormat changes the named format with change and returns the function that restores it.
+// Tests of this package do not run in parallel.
+func swapFormat(name string, change func(*format)) (restore func()) {
+	f := formatNamed(name)
+	saved := *f
+	change(f)
+	return func() { *f = saved }
+}

@@ -13,9 +13,7 @@ import (
 // withoutScaledJPEG runs f with JPEG decoded at full size by image/jpeg, as before jpegscale.
 // Tests of this package do not run in parallel.
 func withoutScaledJPEG(f func()) {
-	saved := scaledDecoders["jpeg"]
-	delete(scaledDecoders, "jpeg")
-	defer func() { scaledDecoders["jpeg"] = saved }()
+	defer swapFormat("jpeg", func(f *format) { f.decodeReduced = nil })()
 	f()
 }
 
@@ -75,18 +73,18 @@ func TestJPEGIsDecodedReducedWhereItCanBe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			img, err := decodeJPEGScaled(readFile(t, tt.file), tt.sw, tt.sh, tt.shrink)
+			img, err := decodeJPEGReduced(readFile(t, tt.file), tt.sw, tt.sh, tt.shrink)
 			if tt.w == 0 {
 				if !errors.Is(err, errFullDecode) {
-					t.Errorf("decodeJPEGScaled(%s) = %v; want errFullDecode", tt.file, err)
+					t.Errorf("decodeJPEGReduced(%s) = %v; want errFullDecode", tt.file, err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("decodeJPEGScaled(%s, %d): %v", tt.file, tt.shrink, err)
+				t.Fatalf("decodeJPEGReduced(%s, %d): %v", tt.file, tt.shrink, err)
 			}
 			if b := img.Bounds(); b.Dx() != tt.w || b.Dy() != tt.h {
-				t.Errorf("decodeJPEGScaled(%s, %d) = %dx%d; want %dx%d", tt.file, tt.shrink, b.Dx(), b.Dy(), tt.w, tt.h)
+				t.Errorf("decodeJPEGReduced(%s, %d) = %dx%d; want %dx%d", tt.file, tt.shrink, b.Dx(), b.Dy(), tt.w, tt.h)
 			}
 		})
 	}

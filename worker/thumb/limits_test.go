@@ -10,7 +10,6 @@ import (
 	"hash/crc32"
 	"image"
 	"image/jpeg"
-	"io"
 	"runtime"
 	"strings"
 	"sync"
@@ -168,9 +167,9 @@ func TestTheBombIsRefusedWithLittleMemory(t *testing.T) {
 // TestMakeRecoversFromADecoderPanic swaps in a decoder that panics, as a buggy one might on
 // hostile input.
 func TestMakeRecoversFromADecoderPanic(t *testing.T) {
-	saved := decoders["bmp"]
-	t.Cleanup(func() { decoders["bmp"] = saved })
-	decoders["bmp"] = func(io.Reader) (image.Image, error) { panic("index out of range") }
+	t.Cleanup(swapFormat("bmp", func(f *format) {
+		f.decode = func([]byte) (image.Image, error) { panic("index out of range") }
+	}))
 	_, err := Make(readFile(t, "image.bmp"), Options{})
 	if codeOf(t, err) != failure.Corrupt || !strings.Contains(err.Error(), "bmp decoder panicked: index out of range") {
 		t.Errorf("Make with a panicking decoder = %v; want corrupt: bmp decoder panicked: ...", err)

@@ -4,7 +4,6 @@ import (
 	"github.com/thumbq/thumbq/worker/failure"
 
 	"image"
-	"strings"
 )
 
 // Options sets the box a thumbnail must fit in and the largest source accepted.
@@ -46,27 +45,31 @@ type job struct {
 	data []byte
 	opts Options
 
-	format        string      // set by sniff
+	format        *format     // set by sniff
 	width, height int         // stored size, set by checkLimits (then by decode, if the decoder disagrees)
 	orientation   int         // set by readOrientation
 	img           image.Image // set by decode, replaced by resize and orient
 	png           []byte      // set by encode
 }
 
-// A step does one thing to a job. Every error a step returns is a *Error. The name shows in the
-// error if a step panics.
+// A step does one thing to a job. The name shows in the error if a step panics.
 type step struct {
 	name string
 	run  func(*job) *failure.Error
 }
 
-// steps run in order. Orientation is read before decoding, so that resize can fit the displayed
-// shape into the box, and applied after resizing, where it moves 64x48 pixels rather than twelve
-// million.
-var steps = []step{
+// headerSteps learn what an image is and what decoding it will take, from its header alone;
+// Estimate runs them too.
+var headerSteps = []step{
 	{"sniff", sniff},
 	{"check limits", checkLimits},
 	{"read orientation", readOrientation},
+}
+
+// pixelSteps make the thumbnail. Orientation is read before decoding, so that resize can fit the
+// displayed shape into the box, and applied after resizing, where it moves 64x48 pixels rather
+// than twelve million.
+var pixelSteps = []step{
 	{"decode", decode},
 	{"resize", resize},
 	{"orient", orient},
@@ -76,25 +79,12 @@ var steps = []step{
 // Make turns the bytes of an image file into a PNG thumbnail that fits in the Options' box,
 // keeping the aspect ratio and transparency, upright according to the EXIF orientation, and
 // never larger than the source. Every error it returns is about the input (the caller treats it as
-// permanent, never retried) and is a *Error. It does not panic: a decoder panic on hostile input
-// is returned as Corrupt. Make is safe for concurrent use.
-func Make(data []byte, opts Options) (res Result, err error) {
-	j := &job{data: data, opts: opts.withDefaults(), orientation: 1}
-	current := ""
-	defer func() {
-		if r := recover(); r != nil {
-			what := j.format + " " + current + " step"
-			if current == "decode" {
-				what = j.format + " decoder"
-			}
-			res, err = Result{}, failure.New(failure.Corrupt, j.format, "%s panicked: %v", what, r)
-		}
-	}()
-	for _, s := range steps {
-		current = s.name
-		if e := s.run(j); e != nil {
-			return Result{}, e
-		}
+// permanent, never retried) and is a *failure.Error. It does not panic: a decoder panic on hostile
+// input is returned as failure.Corrupt. Make is safe for concurrent use.
+func Make(data []byte, opts Options) (Result, error) {
+	j := newJob(data, opts)
+	if err := j.run(headerSteps, pixelSteps); err != nil {
+		return Result{}, err
 	}
 	b := j.img.Bounds()
 	sw, sh := j.width, j.height
@@ -107,23 +97,43 @@ func Make(data []byte, opts Options) (res Result, err error) {
 		Height:       b.Dy(),
 		SourceWidth:  sw,
 		SourceHeight: sh,
-		Format:       j.format,
+		Format:       j.format.name,
 		Orientation:  j.orientation,
 	}, nil
 }
 
-// sniff names the format from the bytes and refuses what Make does not decode.
-func sniff(j *job) *failure.Error {
-	j.format = Sniff(j.data)
-	switch {
-	case j.format == "":
-		return failure.New(failure.NotImage, "", "%s", describe(j.data))
-	case j.format == "heic" || j.format == "avif":
-		return failure.New(failure.Unsupported, j.format, "%s is refused: the decoders without cgo need seconds and "+
-			"hundreds of megabytes for one phone photo, beyond the worker's bounds; upload it as JPEG",
-			strings.ToUpper(j.format))
-	case !decodable[j.format]:
-		return failure.New(failure.Unsupported, j.format, "%s is an image format thumbq does not decode", j.format)
+func newJob(data []byte, opts Options) *job {
+	return &job{data: data, opts: opts.withDefaults(), orientation: 1}
+}
+
+// run runs the lists of steps in order, stopping at the first error. A panic in a step is
+// returned as failure.Corrupt.
+func (j *job) run(lists ...[]step) (err *failure.Error) {
+	current := ""
+	defer func() {
+		if r := recover(); r != nil {
+			what := j.formatName() + " " + current + " step"
+			if current == "decode" {
+				what = j.formatName() + " decoder"
+			}
+			err = failure.New(failure.Corrupt, j.formatName(), "%s panicked: %v", what, r)
+		}
+	}()
+	for _, steps := range lists {
+		for _, s := range steps {
+			current = s.name
+			if err := s.run(j); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// formatName is the sniffed format's name, "" before sniff or when there is none.
+func (j *job) formatName() string {
+	if j.format == nil {
+		return ""
+	}
+	return j.format.name
 }
