@@ -4,9 +4,10 @@ import (
 	"github.com/thumbq/thumbq/worker/failure"
 
 	"image"
-	"image/color"
 
 	"golang.org/x/image/draw"
+
+	"github.com/thumbq/thumbq/worker/thumb/internal/box"
 )
 
 // resize fits the image inside the box (Width x Height as displayed, so the box is turned for
@@ -71,15 +72,18 @@ func scale(src image.Image, tw, th int) *image.RGBA {
 }
 
 // boxShrink averages blocks of about k x k source pixels into one premultiplied RGBA pixel,
-// giving floor(w/k) x floor(h/k) pixels. The block edges are at i*w/ow (so blocks are k or k+1
-// wide): every source pixel counts once and the picture keeps its exact geometry, which a
-// fixed k with a partial last block would skew. With k = 1 it only converts.
+// giving floor(w/k) x floor(h/k) pixels, with package box (which pngscale shares): block edges
+// at i*w/ow, so blocks are k or k+1 wide, every source pixel counts once and the picture keeps
+// its exact geometry, which a fixed k with a partial last block would skew. With k = 1 it only
+// converts.
 func boxShrink(src image.Image, k int) *image.RGBA {
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
 	ow, oh := max(1, w/k), max(1, h/k)
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
-	add, unit, ycc := rowAdder(src, ow)
+	ends := make([]int, ow)
+	box.Ends(ends, w)
+	add, mode, unit := rowAdder(src, ends)
 	acc := make([]uint64, 4*ow)
 	for oy := range oh {
 		clear(acc)
@@ -87,29 +91,15 @@ func boxShrink(src image.Image, k int) *image.RGBA {
 		for y := y0; y < y1; y++ {
 			add(y, acc)
 		}
-		row := dst.Pix[oy*dst.Stride:]
-		for ox := range ow {
-			n := uint64((y1-y0)*((ox+1)*w/ow-ox*w/ow)) * unit
-			var v [4]uint8
-			for c := range 4 {
-				v[c] = uint8((acc[4*ox+c] + n/2) / n)
-			}
-			if ycc {
-				v[0], v[1], v[2] = color.YCbCrToRGB(v[0], v[1], v[2])
-				v[3] = 0xff
-			}
-			copy(row[4*ox:4*ox+4], v[:])
-		}
+		box.Emit(dst.Pix[oy*dst.Stride:][:4*ow], acc, ends, uint64(y1-y0), mode, unit)
 	}
 	return dst
 }
 
-// rowAdder returns a function that adds source row y (counted from the top of the bounds) into the
-// sums acc of the ow blocks of the row (four per block; block i ends at (i+1)*w/ow), reading the image's pixel layout directly where it knows
-// it. unit is what one pixel's full-scale channel adds, relative to 255. When ycc is true the sums
-// are of Y, Cb, Cr (an opaque image, converted to RGB after averaging, which is exact since the
-// conversion is affine).
-func rowAdder(src image.Image, ow int) (add func(y int, acc []uint64), unit uint64, ycc bool) {
+// rowAdder returns a function that adds source row y (counted from the top of the bounds) into
+// the block sums acc (see package box), reading the image's pixel layout directly where it knows
+// it, with the mode and unit box.Emit reads the sums with.
+func rowAdder(src image.Image, ends []int) (add func(y int, acc []uint64), mode box.Mode, unit uint64) {
 	b := src.Bounds()
 	w := b.Dx()
 	switch m := src.(type) {
@@ -122,88 +112,47 @@ func rowAdder(src image.Image, ow int) (add func(y int, acc []uint64), unit uint
 			x0 := b.Min.X & (1<<hs - 1) // where the first pixel falls in its chroma sample
 			cb := m.Cb[ci:][:(x0+w-1)>>hs+1]
 			cr := m.Cr[ci:][:len(cb)]
-			for ox, x := 0, 0; x < w; ox++ {
-				var sY, sCb, sCr uint64
-				for end := (ox + 1) * w / ow; x < end; x++ {
-					c := (x0 + x) >> hs
-					sY += uint64(luma[x])
-					sCb += uint64(cb[c])
-					sCr += uint64(cr[c])
-				}
-				acc[4*ox] += sY
-				acc[4*ox+1] += sCb
-				acc[4*ox+2] += sCr
-			}
-		}, 1, true
+			box.AddYCbCr(luma, cb, cr, x0, uint(hs), acc, ends)
+		}, box.YCbCr, 1
 	case *image.RGBA:
 		return func(y int, acc []uint64) {
-			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			for ox, x := 0, 0; x < w; ox++ {
-				var r, g, bl, a uint64
-				for end := (ox + 1) * w / ow; x < end; x++ {
-					r += uint64(p[4*x])
-					g += uint64(p[4*x+1])
-					bl += uint64(p[4*x+2])
-					a += uint64(p[4*x+3])
-				}
-				acc[4*ox] += r
-				acc[4*ox+1] += g
-				acc[4*ox+2] += bl
-				acc[4*ox+3] += a
-			}
-		}, 1, false
+			box.AddRGBA8(m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w], acc, ends)
+		}, box.RGBA, 1
 	case *image.NRGBA:
 		return func(y int, acc []uint64) {
-			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			for ox, x := 0, 0; x < w; ox++ {
-				var r, g, bl, a uint64
-				for end := (ox + 1) * w / ow; x < end; x++ {
-					pa := uint64(p[4*x+3])
-					r += uint64(p[4*x]) * pa // premultiply: sums are in units of 255
-					g += uint64(p[4*x+1]) * pa
-					bl += uint64(p[4*x+2]) * pa
-					a += pa * 255
-				}
-				acc[4*ox] += r
-				acc[4*ox+1] += g
-				acc[4*ox+2] += bl
-				acc[4*ox+3] += a
-			}
-		}, 255, false
+			box.AddNRGBA8(m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:4*w], acc, ends)
+		}, box.RGBA, 255
 	case image.RGBA64Image: // CMYK, Gray, Paletted, 16-bit, NYCbCrA...: no allocation per pixel
 		return func(y int, acc []uint64) {
-			for ox, x := 0, 0; x < w; ox++ {
-				var r, g, bl, a uint64
-				for end := (ox + 1) * w / ow; x < end; x++ {
-					c := m.RGBA64At(b.Min.X+x, b.Min.Y+y)
-					r += uint64(c.R)
-					g += uint64(c.G)
-					bl += uint64(c.B)
-					a += uint64(c.A)
-				}
-				acc[4*ox] += r
-				acc[4*ox+1] += g
-				acc[4*ox+2] += bl
-				acc[4*ox+3] += a
-			}
-		}, 257, false
+			addPixels(acc, ends, func(x int) (uint32, uint32, uint32, uint32) {
+				c := m.RGBA64At(b.Min.X+x, b.Min.Y+y)
+				return uint32(c.R), uint32(c.G), uint32(c.B), uint32(c.A)
+			})
+		}, box.RGBA, 257
 	}
 	return func(y int, acc []uint64) {
-		for ox, x := 0, 0; x < w; ox++ {
-			var r, g, bl, a uint64
-			for end := (ox + 1) * w / ow; x < end; x++ {
-				cr, cg, cb, ca := src.At(b.Min.X+x, b.Min.Y+y).RGBA()
-				r += uint64(cr)
-				g += uint64(cg)
-				bl += uint64(cb)
-				a += uint64(ca)
-			}
-			acc[4*ox] += r
-			acc[4*ox+1] += g
-			acc[4*ox+2] += bl
-			acc[4*ox+3] += a
+		addPixels(acc, ends, func(x int) (uint32, uint32, uint32, uint32) { return src.At(b.Min.X+x, b.Min.Y+y).RGBA() })
+	}, box.RGBA, 257
+}
+
+// addPixels adds a row of 16-bit premultiplied pixels, read one by one with at, into the block
+// sums: the slow path, for image types without a known layout.
+func addPixels(acc []uint64, ends []int, at func(x int) (r, g, b, a uint32)) {
+	x := 0
+	for ox, end := range ends {
+		var sr, sg, sb, sa uint64
+		for ; x < end; x++ {
+			r, g, b, a := at(x)
+			sr += uint64(r)
+			sg += uint64(g)
+			sb += uint64(b)
+			sa += uint64(a)
 		}
-	}, 257, false
+		acc[4*ox] += sr
+		acc[4*ox+1] += sg
+		acc[4*ox+2] += sb
+		acc[4*ox+3] += sa
+	}
 }
 
 // chromaShift gives the horizontal and vertical chroma subsampling as shifts.

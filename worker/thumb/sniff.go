@@ -49,4 +49,3 @@ func describe(data []byte) string {
 	head := data[:min(len(data), 16)]
 	return fmt.Sprintf("%d bytes starting %q match no image format", len(data), head)
 }
-

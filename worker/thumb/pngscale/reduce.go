@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/thumbq/thumbq/worker/thumb/internal/box"
 	"github.com/thumbq/thumbq/worker/thumb/internal/inflate"
 )
 
@@ -34,16 +35,6 @@ func grow[T byte | uint64 | int](b []T, n int) []T {
 	return b
 }
 
-// How the four sums of a block make an output pixel.
-type mode int
-
-const (
-	modeGrey      mode = iota // sum 0 is the grey; opaque
-	modeRGB                   // sums 0-2 are R, G, B; opaque
-	modeGreyAlpha             // sum 0 is the premultiplied grey, sum 3 alpha
-	modeRGBA                  // sums 0-3 are premultiplied R, G, B and alpha
-)
-
 func reduce(data []byte, h *header, rowBytes, shrink int) (*image.RGBA, error) {
 	w, ht := h.width, h.height
 	ow, oh := max(1, w/shrink), max(1, ht/shrink)
@@ -54,9 +45,7 @@ func reduce(data []byte, h *header, rowBytes, shrink int) (*image.RGBA, error) {
 	st.prev = grow(st.prev, 1+rowBytes)
 	st.acc = grow(st.acc, 4*ow)
 	st.xend = grow(st.xend, ow)
-	for ox := range ow {
-		st.xend[ox] = (ox + 1) * w / ow
-	}
+	box.Ends(st.xend, w)
 
 	add, md, unit := st.adder(h)
 
@@ -85,7 +74,7 @@ func reduce(data []byte, h *header, rowBytes, shrink int) (*image.RGBA, error) {
 
 // rows reads the rows of a non-interlaced image, emitting each output row once its block of
 // source rows is summed.
-func (st *state) rows(h *header, dst *image.RGBA, add adder, md mode, unit uint64) error {
+func (st *state) rows(h *header, dst *image.RGBA, add adder, md box.Mode, unit uint64) error {
 	ht, oh, ow := h.height, dst.Rect.Dy(), dst.Rect.Dx()
 	bpp := h.bytesPerPixel()
 	y := 0
@@ -101,7 +90,7 @@ func (st *state) rows(h *header, dst *image.RGBA, add adder, md mode, unit uint6
 			}
 			add(st.cur[1:], st.acc, st.xend)
 		}
-		emit(dst.Pix[oy*dst.Stride:][:4*ow], st.acc, st.xend, uint64(y1-y0), md, unit)
+		box.Emit(dst.Pix[oy*dst.Stride:][:4*ow], st.acc, st.xend, uint64(y1-y0), md, unit)
 		clear(st.acc)
 	}
 	return nil
@@ -116,7 +105,7 @@ var adam7 = [7]struct{ x, y, dx, dy int }{
 // every block of rows, so the sums of the whole output are kept until the last pass: 32 bytes per
 // output pixel. A pass's pixels that fall in one output column are consecutive, so the adders
 // take a pass row as they take a full row, with the block ends counted in pass pixels.
-func (st *state) passes(h *header, dst *image.RGBA, add adder, md mode, unit uint64) error {
+func (st *state) passes(h *header, dst *image.RGBA, add adder, md box.Mode, unit uint64) error {
 	w, ht, oh, ow := h.width, h.height, dst.Rect.Dy(), dst.Rect.Dx()
 	bpp := h.bytesPerPixel()
 	bits := h.depth * channels(h.colorType)
@@ -148,7 +137,7 @@ func (st *state) passes(h *header, dst *image.RGBA, add adder, md mode, unit uin
 	}
 	for oy := range oh {
 		rows := uint64((oy+1)*ht/oh - oy*ht/oh)
-		emit(dst.Pix[oy*dst.Stride:][:4*ow], st.acc[4*ow*oy:4*ow*(oy+1)], st.xend, rows, md, unit)
+		box.Emit(dst.Pix[oy*dst.Stride:][:4*ow], st.acc[4*ow*oy:4*ow*(oy+1)], st.xend, rows, md, unit)
 	}
 	return nil
 }
@@ -163,30 +152,6 @@ func pixelError(err error) error {
 		return truncated("not enough pixel data")
 	}
 	return malformed("pixel data: %v", err)
-}
-
-// emit writes an output row from the block sums: each sum is divided by the number of pixels in
-// its block times unit (what a full-scale sample adds, divided by 255), rounded.
-func emit(dst []uint8, acc []uint64, xend []int, rows uint64, md mode, unit uint64) {
-	x0 := 0
-	for ox, x1 := range xend {
-		d := rows * uint64(x1-x0) * unit
-		x0 = x1
-		s := acc[4*ox : 4*ox+4 : 4*ox+4]
-		p := dst[4*ox : 4*ox+4 : 4*ox+4]
-		switch md {
-		case modeGrey:
-			v := uint8((s[0] + d/2) / d)
-			p[0], p[1], p[2], p[3] = v, v, v, 0xff
-		case modeRGB:
-			p[0], p[1], p[2], p[3] = uint8((s[0]+d/2)/d), uint8((s[1]+d/2)/d), uint8((s[2]+d/2)/d), 0xff
-		case modeGreyAlpha:
-			v := uint8((s[0] + d/2) / d)
-			p[0], p[1], p[2], p[3] = v, v, v, uint8((s[3]+d/2)/d)
-		default:
-			p[0], p[1], p[2], p[3] = uint8((s[0]+d/2)/d), uint8((s[1]+d/2)/d), uint8((s[2]+d/2)/d), uint8((s[3]+d/2)/d)
-		}
-	}
 }
 
 // idatReader presents the data of consecutive IDAT chunks (already checked by parse) as one
