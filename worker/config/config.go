@@ -56,8 +56,10 @@ const (
 	// temporary credentials (an ECS task role) stop working when those credentials expire, which is
 	// earlier; the worker caps the lifetime at the credentials' expiry.
 	MaxURLExpiry = 7 * 24 * time.Hour
-	// SQS takes a visibility timeout in whole seconds, from 0 to 12 hours.
-	MinVisibilityTimeout = time.Second
+	// SQS takes a visibility timeout in whole seconds, up to 12 hours. The worker renews it every
+	// third of it while it works (the heartbeat); below 3 s a renewal would be due more often than
+	// once a second, closer than one SQS round trip under load can promise, so it is refused.
+	MinVisibilityTimeout = 3 * time.Second
 	MaxVisibilityTimeout = 12 * time.Hour
 	MaxWaitTime          = 20 * time.Second // SQS's longest long poll
 	MaxRetryDelay        = MaxVisibilityTimeout
@@ -73,6 +75,12 @@ const (
 	// RequestTimeout bounds each call that records a message's fate (delete, change visibility,
 	// send to the dead-letter queue, publish), so a stop is never held up by a silent endpoint.
 	RequestTimeout = 15 * time.Second
+	// ReceiveFailureLimit is how long receives may keep failing (a dead endpoint, throttling that
+	// never ends) before the worker gives up and exits non-zero, so that ECS sees the task fail.
+	ReceiveFailureLimit = 5 * time.Minute
+	// StopReceiveWait is how long a stop waits for a long poll under way to return (its messages
+	// are then handed back) before cancelling it, so an idle worker exits within about a second.
+	StopReceiveWait = time.Second
 )
 
 // Config is the worker's whole configuration.

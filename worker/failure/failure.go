@@ -25,6 +25,9 @@ const (
 	TooLarge       Code = "too-large"          // the object is over the byte limit
 	WrongBucket    Code = "wrong-bucket"       // the event names a bucket this worker does not read
 	MalformedEvent Code = "malformed-event"    // the message is not an S3 "Object Created" event
+	// RetriesExhausted is a transient failure that lasted through the last receive SQS allows: the
+	// worker dead-letters the message itself with the last error as the detail.
+	RetriesExhausted Code = "retries-exhausted"
 )
 
 // Codes lists every code with what it means, in the order the README's table gives them.
@@ -43,6 +46,7 @@ func Codes() []struct {
 		{TooLarge, "the object is larger than THUMBQ_MAX_BYTES"},
 		{WrongBucket, "the event names a bucket other than THUMBQ_SOURCE_BUCKET"},
 		{MalformedEvent, "the queue message is not an S3 \"Object Created\" event thumbq can read"},
+		{RetriesExhausted, "S3, SNS or the network failed on every receive the queue allows (3); the detail is the last error"},
 	}
 }
 

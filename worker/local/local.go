@@ -66,7 +66,7 @@ const (
 const (
 	ReasonUploadFailed = "upload-failed"     // the file could not be put into the emulated bucket
 	ReasonNoOutcome    = "no-outcome"        // nothing was heard of it before the timeout
-	ReasonExhausted    = "retries-exhausted" // SQS moved it to the dead-letter queue after its last receive
+	ReasonMovedBySQS   = "dead-lettered-by-sqs" // SQS moved it to the dead-letter queue itself (the worker died on its last receive)
 	ReasonMirrorFailed = "mirror-failed"     // made and notified, but not copied to the output folder
 )
 
@@ -88,7 +88,7 @@ func (r Result) notified() bool {
 	case r.Status == OK:
 		return true
 	case r.Status == Failed:
-		return r.Reason != ReasonUploadFailed && r.Reason != ReasonNoOutcome && r.Reason != ReasonExhausted
+		return r.Reason != ReasonUploadFailed && r.Reason != ReasonNoOutcome && r.Reason != ReasonMovedBySQS
 	}
 	return false
 }
@@ -450,8 +450,8 @@ func (e *env) exhausted(ctx context.Context) []Result {
 		for _, o := range objs {
 			for _, k := range []string{o.Key, o.AltKey} {
 				if k != "" {
-					rs = append(rs, Result{Key: k, Status: Failed, Reason: ReasonExhausted,
-						Error: fmt.Sprintf("moved to the dead-letter queue after %d failed receives (transient errors; see the worker log)", config.MaxReceiveCount)})
+					rs = append(rs, Result{Key: k, Status: Failed, Reason: ReasonMovedBySQS,
+						Error: fmt.Sprintf("SQS moved it to the dead-letter queue after %d receives without an outcome (see the worker log)", config.MaxReceiveCount)})
 				}
 			}
 		}

@@ -72,14 +72,22 @@ func (h *Handler) Handle(ctx context.Context, body []byte, log *slog.Logger) err
 	var done []Outcome
 	var failed Failures
 	for _, obj := range objs {
-		olog := log.With("bucket", obj.Bucket, "key", obj.Key)
+		olog := log
+		if len(objs) > 1 { // one object: the queue's log already names it (Describe)
+			olog = log.With("bucket", obj.Bucket, "key", obj.Key)
+		}
 		r, err := h.Processor.Process(ctx, obj, olog)
 		if f := failure.As(err); f != nil {
 			failed.Outcomes = append(failed.Outcomes, failedOutcome(r, f))
 			continue
 		}
-		if err == nil && r.Status == OK {
+		if err == nil && r.Status == OK && !r.Redelivery {
 			err = h.Processor.Notify(ctx, Outcome{Result: r})
+			var me *markError
+			if errors.As(err, &me) {
+				olog.Warn("notification sent; its marker was not written", "error", err)
+				err = nil
+			}
 		}
 		if err != nil {
 			return err
@@ -87,7 +95,7 @@ func (h *Handler) Handle(ctx context.Context, body []byte, log *slog.Logger) err
 		done = append(done, Outcome{Result: r})
 	}
 	for _, o := range done {
-		log.Info("done", "bucket", o.Object.Bucket, "key", o.Object.Key, "outcome", string(o.Status),
+		log.Info("done", "resolved_key", o.Object.Key, "outcome", string(o.Status),
 			"reason", o.Reason, "thumbnail_key", o.ThumbnailKey, "width", o.Width, "height", o.Height)
 		h.record(o)
 	}
@@ -100,19 +108,51 @@ func (h *Handler) Handle(ctx context.Context, body []byte, log *slog.Logger) err
 	return nil
 }
 
-// DeadLettered is called by the queue once a message whose Handle failed permanently is in the
-// dead-letter queue: each failed object is notified with its code and detail.
+// DeadLettered is called by the queue once a message whose Handle failed permanently, or whose
+// retries ran out, is in the dead-letter queue: each failed object is notified with its code and
+// detail.
 func (h *Handler) DeadLettered(ctx context.Context, body []byte, err error, log *slog.Logger) {
-	var fs *Failures
-	if !errors.As(err, &fs) {
-		return // a malformed event names no object to notify about
-	}
-	for _, o := range fs.Outcomes {
+	for _, o := range deadOutcomes(body, err) {
 		if nerr := h.Processor.Notify(ctx, o); nerr != nil {
 			log.Error("failure notification not sent", "key", o.Object.Key, "error", nerr)
 		}
 		h.record(o)
 	}
+}
+
+// deadOutcomes are the failed outcomes of a dead-lettered message: those Handle returned, or, when
+// the queue gave up retrying, one per object the message names. A malformed event names none.
+func deadOutcomes(body []byte, err error) []Outcome {
+	var fs *Failures
+	if errors.As(err, &fs) {
+		return fs.Outcomes
+	}
+	f := failure.As(err)
+	if f == nil || f.Code == failure.MalformedEvent {
+		return nil
+	}
+	objs, _ := event.Parse(body)
+	out := make([]Outcome, 0, len(objs))
+	for _, obj := range objs {
+		out = append(out, failedOutcome(Result{Object: obj}, f))
+	}
+	return out
+}
+
+// Describe names the objects a message body is about, for the queue's log lines.
+func (h *Handler) Describe(body []byte) []any {
+	objs, err := event.Parse(body)
+	if err != nil || len(objs) == 0 {
+		return nil
+	}
+	if len(objs) == 1 {
+		return []any{"bucket", objs[0].Bucket, "key", objs[0].Key}
+	}
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	return []any{"bucket", objs[0].Bucket, "keys", keys}
 }
 
 func (h *Handler) record(o Outcome) {

@@ -60,8 +60,8 @@ func NewNotification(o Outcome, now time.Time) Notification {
 	return n
 }
 
-// Notify publishes the notification of an outcome to the topic.
-func (p *Processor) Notify(ctx context.Context, o Outcome) error {
+// publish publishes the notification of an outcome to the topic (Notify makes it once per upload).
+func (p *Processor) publish(ctx context.Context, o Outcome) error {
 	n := NewNotification(o, p.now())
 	attrs := make(map[string]snstypes.MessageAttributeValue, len(n.Attributes))
 	for k, v := range n.Attributes {

@@ -52,6 +52,9 @@ type Result struct {
 	Format       string
 	URL          string
 	URLExpires   time.Time
+	// Redelivery is set when this upload version was finished (made and notified) by an earlier
+	// delivery: nothing was done again and nothing is to be notified.
+	Redelivery bool
 }
 
 // Client interfaces: the few calls of the AWS SDK this package makes.
@@ -60,6 +63,7 @@ type (
 		HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 		GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 		PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+		DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 	}
 	Presigner interface {
 		PresignGetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
@@ -85,6 +89,9 @@ type Processor struct {
 	// CredentialsExpire, when set, returns when the signing credentials expire (ok false when they
 	// do not). A presigned URL stops working then, so its lifetime is capped there.
 	CredentialsExpire func(ctx context.Context) (expires time.Time, ok bool, err error)
+	// ClaimTimeout is how long another delivery's claim to notify an upload is honoured; 0 means
+	// DefaultClaimTimeout (see Notify).
+	ClaimTimeout time.Duration
 	Now               func() time.Time // nil means time.Now
 }
 
@@ -135,6 +142,15 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 		return out, nil
 	case p.MaxBytes > 0 && size > p.MaxBytes:
 		return out, failure.New(failure.TooLarge, "", "object is %d bytes, over the %d byte limit", size, p.MaxBytes)
+	}
+	if st, err := p.noticeState(ctx, out.Object); err != nil {
+		return out, err
+	} else if st == noticeSent {
+		// A redelivery of an upload whose thumbnail was made and notified: acknowledge it.
+		out.Status, out.Reason, out.Redelivery = OK, "already made and notified", true
+		out.ThumbnailKey = ThumbnailKey(key, p.Thumb)
+		log.Info("redelivery of a finished upload; acknowledged without making the thumbnail again")
+		return out, nil
 	}
 
 	data, err := p.download(ctx, key, etag, size)

@@ -47,6 +47,9 @@ func (f *fakeStore) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...f
 }
 
 func (f *fakeStore) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if *in.Bucket != "src" {
+		return nil, &smithy.GenericAPIError{Code: "NoSuchKey"} // the markers of the thumbnail bucket: none here
+	}
 	f.gets++
 	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(f.objects[*in.Key]))}, nil
 }
@@ -57,6 +60,11 @@ func (f *fakeStore) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...fun
 	}
 	f.puts[*in.Key] = in
 	return &s3.PutObjectOutput{}, nil
+}
+
+func (f *fakeStore) DeleteObject(_ context.Context, in *s3.DeleteObjectInput, _ ...func(*s3.Options)) (*s3.DeleteObjectOutput, error) {
+	delete(f.objects, *in.Key)
+	return &s3.DeleteObjectOutput{}, nil
 }
 
 type fakePresigner struct{ expires time.Duration }

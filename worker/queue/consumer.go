@@ -57,6 +57,11 @@ type Consumer struct {
 	GracePeriod       time.Duration // after Run's context ends, the time in-flight work gets to finish
 	WaitTime          time.Duration // long-poll wait; 0 means config.DefaultWaitTime
 	RetryBase         time.Duration // first delay before a transient failure is retried; 0 means config.DefaultRetryBase; it triples each receive
+	// MaxReceiveCount is the work queue's redrive policy: on this receive a transient failure is
+	// the last one SQS allows, so the worker dead-letters the message itself, with the last error
+	// as its reason and a notification, instead of letting SQS move it there silently. 0 means
+	// config.MaxReceiveCount.
+	MaxReceiveCount int
 }
 
 // Message attributes set on what the worker sends to the dead-letter queue.
@@ -100,6 +105,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 func (c *Consumer) fetch(ctx, workCtx context.Context, inFlight *sync.WaitGroup) error {
 	slots := make(chan struct{}, c.Concurrency)
 	failures := 0
+	var failingSince time.Time
 	for ctx.Err() == nil {
 		n := c.takeSlots(ctx, slots)
 		if n == 0 {
@@ -113,9 +119,15 @@ func (c *Consumer) fetch(ctx, workCtx context.Context, inFlight *sync.WaitGroup)
 		case fatal:
 			return err
 		case retry:
+			if failures == 0 {
+				failingSince = time.Now()
+			}
 			failures++
+			if time.Since(failingSince) >= config.ReceiveFailureLimit {
+				return fmt.Errorf("receives have failed for %s (%d tries): %w", time.Since(failingSince).Round(time.Second), failures, err)
+			}
 			delay := min(time.Duration(failures)*time.Second, 30*time.Second)
-			c.Logger.Error("receive failed", "error", err, "retry_in", delay.String())
+			c.Logger.Error("receive failed", "error", err, "retry_in", delay.String(), "failing_for", time.Since(failingSince).Round(time.Second).String())
 			sleep(ctx, delay)
 			continue
 		}
@@ -158,21 +170,31 @@ func (c *Consumer) takeSlots(ctx context.Context, slots chan struct{}) int {
 	return n
 }
 
-// receiveOrRelease receives up to n messages. The receive itself is not cut short by a stop: a
-// response already on its way would leave its messages invisible until their timeout. If the stop
-// comes first, what the receive brings is handed back (released) in the background, counted in
-// inFlight, and it returns no messages.
+// receiveOrRelease receives up to n messages. A stop does not cut the long poll short at once: a
+// response already on its way would leave its messages invisible until their timeout. It waits
+// config.StopReceiveWait for the receive to return, hands back (releases) what it brings, and only
+// then cancels it, so an idle worker stops within about a second. The waiting is counted in
+// inFlight; at a stop it returns no messages.
 func (c *Consumer) receiveOrRelease(ctx context.Context, n int, inFlight *sync.WaitGroup) ([]sqstypes.Message, error) {
+	rctx, cancelReceive := context.WithCancel(context.WithoutCancel(ctx))
 	ch := make(chan received, 1)
-	go func() { msgs, err := c.receive(ctx, n); ch <- received{msgs, err} }()
+	go func() { msgs, err := c.receive(rctx, n); ch <- received{msgs, err} }()
 	select {
 	case r := <-ch:
+		cancelReceive()
 		return r.msgs, r.err
 	case <-ctx.Done():
 		inFlight.Add(1)
 		go func() {
 			defer inFlight.Done()
-			r := <-ch
+			defer cancelReceive()
+			var r received
+			select {
+			case r = <-ch:
+			case <-time.After(config.StopReceiveWait):
+				cancelReceive()
+				r = <-ch
+			}
 			for _, m := range r.msgs {
 				c.release(m, c.logFor(m))
 			}
@@ -244,14 +266,13 @@ type received struct {
 	err  error
 }
 
-// receive asks for up to n messages. A stop does not cut it short (see Run); it ends by itself
-// after the long-poll wait.
+// receive asks for up to n messages; it ends after the long-poll wait, or when ctx ends.
 func (c *Consumer) receive(ctx context.Context, n int) ([]sqstypes.Message, error) {
 	wait := c.WaitTime
 	if wait <= 0 {
 		wait = config.DefaultWaitTime
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait+15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, wait+config.RequestTimeout)
 	defer cancel()
 	out, err := c.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    &c.QueueURL,
@@ -275,8 +296,18 @@ func receiveCount(m sqstypes.Message) int {
 	return n
 }
 
+// Describer is what a Handler may also implement: the log fields that name what a message is
+// about (the pipeline's are the S3 keys), so that every line the queue logs for it says so.
+type Describer interface {
+	Describe(body []byte) []any
+}
+
 func (c *Consumer) logFor(m sqstypes.Message) *slog.Logger {
-	return c.Logger.With("message_id", aws.ToString(m.MessageId), "receive_count", receiveCount(m))
+	l := c.Logger.With("message_id", aws.ToString(m.MessageId), "receive_count", receiveCount(m))
+	if d, ok := c.Handler.(Describer); ok {
+		l = l.With(d.Describe([]byte(aws.ToString(m.Body)))...)
+	}
+	return l
 }
 
 // handle works on one message to its end: deleted when the handler succeeds, dead-lettered when
@@ -289,16 +320,50 @@ func (c *Consumer) handle(ctx context.Context, m sqstypes.Message) {
 	stopHeartbeat()
 	switch classify(ctx, err) {
 	case done:
-		if err := c.delete(m); err != nil {
-			log.Error("delete failed; the message will be received again and its thumbnail overwritten", "error", err)
-		}
+		c.deleteDone(m, log)
 	case deadLetter:
 		c.deadLetter(ctx, m, body, err, log)
 	case release:
 		c.release(m, log)
 	default:
+		if max := c.maxReceives(); receiveCount(m) >= max {
+			// SQS would move it to the dead-letter queue on the next receive, with no reason and
+			// no notification: do it now, saying why.
+			err = failure.New(failure.RetriesExhausted, "", "still failing on receive %d of %d: %v", receiveCount(m), max, err)
+			c.deadLetter(ctx, m, body, err, log)
+			return
+		}
 		c.retryLater(m, err, log)
 	}
+}
+
+func (c *Consumer) maxReceives() int {
+	if c.MaxReceiveCount > 0 {
+		return c.MaxReceiveCount
+	}
+	return config.MaxReceiveCount
+}
+
+// deleteDone deletes a message whose work is done, trying again while the visibility timeout
+// leaves time: a delete that never succeeds brings the message back, and on its last receive SQS
+// would move a success to the dead-letter queue. A lost response is harmless (deleting twice
+// succeeds), so the log says only what is known.
+func (c *Consumer) deleteDone(m sqstypes.Message, log *slog.Logger) {
+	var err error
+	deadline := time.Now().Add(c.VisibilityTimeout / 2)
+	for try, wait := 1, 200*time.Millisecond; ; try, wait = try+1, wait*2 {
+		if err = c.delete(m); err == nil {
+			if try > 1 {
+				log.Info("deleted after retrying", "tries", try)
+			}
+			return
+		}
+		if time.Now().Add(wait).After(deadline) {
+			break
+		}
+		time.Sleep(wait)
+	}
+	log.Error("delete not confirmed; if the message comes back, the redelivery is acknowledged without making the thumbnail again", "error", err)
 }
 
 // deadLetter records a permanent failure: the message goes to the dead-letter queue with its
@@ -329,7 +394,7 @@ func (c *Consumer) deadLetter(ctx context.Context, m sqstypes.Message, body []by
 	}
 	c.Handler.DeadLettered(ctx, body, err, log)
 	if derr := c.delete(m); derr != nil {
-		log.Error("delete failed after dead-lettering; the message may be dead-lettered twice", "error", derr)
+		log.Error("delete after dead-lettering not confirmed; if the message comes back it is dead-lettered again", "error", derr)
 	}
 	log.Warn("dead-lettered", "outcome", "failed", "reason", code, "detail", err.Error())
 }
@@ -368,10 +433,7 @@ func (c *Consumer) setVisibility(m sqstypes.Message, d time.Duration, log *slog.
 
 // heartbeat keeps the message invisible while it is worked on; the returned func stops it.
 func (c *Consumer) heartbeat(ctx context.Context, m sqstypes.Message, log *slog.Logger) func() {
-	every := c.VisibilityTimeout / 3
-	if every < 500*time.Millisecond {
-		return func() {}
-	}
+	every := max(c.VisibilityTimeout/3, 100*time.Millisecond) // config refuses timeouts under 3 s
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -445,5 +507,6 @@ func NewConsumer(c config.Config, q SQS, h Handler, log *slog.Logger) *Consumer 
 		GracePeriod:       c.GracePeriod,
 		WaitTime:          c.WaitTime,
 		RetryBase:         c.RetryBase,
+		MaxReceiveCount:   config.MaxReceiveCount,
 	}
 }

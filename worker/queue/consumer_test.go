@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/failure"
 )
 
@@ -156,7 +158,9 @@ func TestATransientFailureIsRetriedAfterAGrowingDelay(t *testing.T) {
 		t.Run(fmt.Sprintf("receive %d waits %d s", receives, want), func(t *testing.T) {
 			r := &recorder{msgs: []sqstypes.Message{msg("m1", "a.jpg", receives)}}
 			h := &script{err: map[string]error{"a.jpg": errors.New("s3: SlowDown")}}
-			calls := runUntil(t, newConsumer(r, h), r, 1)
+			c := newConsumer(r, h)
+			c.MaxReceiveCount = 10 // receive 3 is not the last here
+			calls := runUntil(t, c, r, 1)
 			if len(calls) != 1 || calls[0] != fmt.Sprintf("visibility m1 %d", want) {
 				t.Errorf("calls = %q; want [visibility m1 %d] and no delete", calls, want)
 			}
@@ -220,5 +224,81 @@ func TestAThrottledReceiveIsRetriedNotFatal(t *testing.T) {
 	defer cancel()
 	if err := c.Run(ctx); err != nil {
 		t.Errorf("Run = %v; want nil (a throttled receive is retried until the stop)", err)
+	}
+}
+
+func TestATransientFailureOnTheLastReceiveIsDeadLetteredWithTheLastError(t *testing.T) {
+	r := &recorder{msgs: []sqstypes.Message{msg("m1", "a.jpg", 3)}}
+	h := &script{err: map[string]error{"a.jpg": errors.New("s3: SlowDown")}, r: r}
+	calls := runUntil(t, newConsumer(r, h), r, 3)
+	want := []string{"send dlq reason=retries-exhausted detail=retries-exhausted: still failing on receive 3 of 3: s3: SlowDown", "hook a.jpg", "delete m1"}
+	if strings.Join(calls, "|") != strings.Join(want, "|") {
+		t.Errorf("calls = %q; want %q (SQS would move it on the next receive, with no reason)", calls, want)
+	}
+}
+
+// longPoll is an SQS whose receive waits out its whole long poll, as an empty queue does, unless
+// its context ends; after the stop it can answer with messages late.
+type longPoll struct {
+	recorder
+	late    []sqstypes.Message // when set, the receive answers with these lateAt into the poll
+	lateAt  time.Duration
+	started chan struct{}
+}
+
+func (l *longPoll) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, _ ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	select {
+	case l.started <- struct{}{}:
+	default:
+	}
+	wait := time.Duration(in.WaitTimeSeconds) * time.Second
+	if l.late != nil {
+		wait = l.lateAt
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(wait):
+		return &sqs.ReceiveMessageOutput{Messages: l.late}, nil
+	}
+}
+
+func TestAnIdleStopEndsTheLongPollWithinASecond(t *testing.T) {
+	l := &longPoll{started: make(chan struct{}, 1)}
+	c := newConsumer(&l.recorder, &script{})
+	c.SQS, c.WaitTime = l, 20*time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	<-l.started
+	stopped := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if took := time.Since(stopped); took > 3*time.Second {
+			t.Errorf("Run took %s to stop while idle; want about %s, not the 20 s poll", took, config.StopReceiveWait)
+		}
+		if err != nil {
+			t.Errorf("Run = %v; want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run still polling 15 s after the stop")
+	}
+}
+
+func TestMessagesAReceiveBringsAfterTheStopAreHandedBack(t *testing.T) {
+	l := &longPoll{started: make(chan struct{}, 1), late: []sqstypes.Message{msg("m1", "a.jpg", 1), msg("m2", "b.jpg", 1)}, lateAt: 300 * time.Millisecond}
+	c := newConsumer(&l.recorder, &script{})
+	c.SQS = l
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	<-l.started
+	cancel()
+	<-done
+	calls := l.recorder.Calls()
+	sort.Strings(calls)
+	if strings.Join(calls, "|") != "visibility m1 0|visibility m2 0" {
+		t.Errorf("calls = %q; want both late messages released (visibility 0), none worked on", calls)
 	}
 }

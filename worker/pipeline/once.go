@@ -1,0 +1,175 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/thumbq/thumbq/worker/event"
+)
+
+// One notification per upload version, across redeliveries, duplicate workers and lost responses:
+// before publishing, the worker claims a marker object in the thumbnail bucket with a conditional
+// write (If-None-Match: *), keyed by the source key and its ETag. Only the worker whose write
+// succeeds publishes, then overwrites the marker with "sent". A redelivery that finds "sent" is
+// acknowledged at once, without downloading or decoding; one that finds "pending" waits (a
+// transient error) unless the claim is older than ClaimTimeout, when the claimant is taken to have
+// died between claiming and publishing and the notification is sent again. The markers expire
+// with the thumbnail bucket's lifecycle.
+
+// MarkerPrefix is where the notification markers live in the thumbnail bucket.
+const MarkerPrefix = "_thumbq/notified/"
+
+// DefaultClaimTimeout is how long a "pending" claim is honoured before another delivery takes over.
+const DefaultClaimTimeout = 2 * time.Minute
+
+type noticeState int
+
+const (
+	noticeNone    noticeState = iota // no marker: nobody has notified this upload version
+	noticePending                    // claimed, not known to be sent
+	noticeSent                       // published
+)
+
+const (
+	markPending = "pending"
+	markSent    = "sent"
+)
+
+// markerKey is the marker of an upload version, "" when the version is unknown (no ETag).
+func markerKey(obj event.Object) string {
+	if obj.ETag == "" || obj.Key == "" {
+		return ""
+	}
+	return MarkerPrefix + obj.ETag + "/" + obj.Key
+}
+
+// noticeState reads the marker of an upload version.
+func (p *Processor) noticeState(ctx context.Context, obj event.Object) (noticeState, error) {
+	st, _, err := p.readMarker(ctx, markerKey(obj))
+	return st, err
+}
+
+func (p *Processor) readMarker(ctx context.Context, key string) (noticeState, time.Time, error) {
+	if key == "" {
+		return noticeNone, time.Time{}, nil
+	}
+	o, err := p.Store.GetObject(ctx, &s3.GetObjectInput{Bucket: &p.ThumbnailBucket, Key: &key})
+	if isNotFound(err) {
+		return noticeNone, time.Time{}, nil
+	}
+	if err != nil {
+		return noticeNone, time.Time{}, fmt.Errorf("read marker s3://%s/%s: %w", p.ThumbnailBucket, key, err)
+	}
+	defer o.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(o.Body, 64))
+	if err != nil {
+		return noticeNone, time.Time{}, fmt.Errorf("read marker s3://%s/%s: %w", p.ThumbnailBucket, key, err)
+	}
+	if strings.TrimSpace(string(b)) == markSent {
+		return noticeSent, aws.ToTime(o.LastModified), nil
+	}
+	return noticePending, aws.ToTime(o.LastModified), nil
+}
+
+func (p *Processor) writeMarker(ctx context.Context, key, state string, onlyIfNew bool) error {
+	in := &s3.PutObjectInput{Bucket: &p.ThumbnailBucket, Key: &key, Body: bytes.NewReader([]byte(state)),
+		ContentLength: aws.Int64(int64(len(state))), ContentType: aws.String("text/plain")}
+	if onlyIfNew {
+		in.IfNoneMatch = aws.String("*")
+	}
+	_, err := p.Store.PutObject(ctx, in)
+	return err
+}
+
+// errClaimed says another delivery holds a fresh claim: try again later.
+var errClaimed = errors.New("another delivery is notifying this upload")
+
+// claim takes the right to notify an upload version. It returns false, nil when the notification
+// was sent already.
+func (p *Processor) claim(ctx context.Context, key string) (bool, error) {
+	err := p.writeMarker(ctx, key, markPending, true)
+	if err == nil {
+		return true, nil
+	}
+	if !preconditionFailed(err) {
+		return false, fmt.Errorf("claim s3://%s/%s: %w", p.ThumbnailBucket, key, err)
+	}
+	st, since, err := p.readMarker(ctx, key)
+	switch {
+	case err != nil:
+		return false, err
+	case st == noticeSent:
+		return false, nil
+	case st == noticePending && p.now().Sub(since) < p.claimTimeout():
+		return false, errClaimed
+	}
+	// Stale, or deleted between the two calls: the claimant gave up or died before publishing.
+	if err := p.writeMarker(ctx, key, markPending, false); err != nil {
+		return false, fmt.Errorf("claim s3://%s/%s: %w", p.ThumbnailBucket, key, err)
+	}
+	return true, nil
+}
+
+func (p *Processor) claimTimeout() time.Duration {
+	if p.ClaimTimeout > 0 {
+		return p.ClaimTimeout
+	}
+	return DefaultClaimTimeout
+}
+
+// Notify publishes the notification of an outcome once per upload version (see MarkerPrefix).
+// A publish that fails releases the claim, so the retry publishes.
+func (p *Processor) Notify(ctx context.Context, o Outcome) error {
+	key := markerKey(o.Object)
+	if key == "" {
+		return p.publish(ctx, o)
+	}
+	claimed, err := p.claim(ctx, key)
+	if err != nil || !claimed {
+		return err
+	}
+	if err := p.publish(ctx, o); err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		p.Store.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: &p.ThumbnailBucket, Key: &key}) // best effort: a stale claim is taken over anyway
+		return err
+	}
+	for try := 0; ; try++ {
+		err = p.writeMarker(ctx, key, markSent, false)
+		if err == nil || try == 2 {
+			break
+		}
+		time.Sleep(time.Duration(200<<try) * time.Millisecond)
+	}
+	if err != nil {
+		// Published, so not an error of the work: a redelivery would find a pending claim and, once
+		// it is stale, notify again. Said, not hidden.
+		return &markError{fmt.Errorf("notified, but the marker s3://%s/%s was not written: %w", p.ThumbnailBucket, key, err)}
+	}
+	return nil
+}
+
+// markError is a marker left "pending" after a successful publish. It is not a reason to retry.
+type markError struct{ err error }
+
+func (e *markError) Error() string { return e.err.Error() }
+func (e *markError) Unwrap() error { return e.err }
+
+// preconditionFailed reports whether a conditional write found the object there already.
+func preconditionFailed(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict") {
+		return true
+	}
+	var re interface{ HTTPStatusCode() int }
+	return errors.As(err, &re) && re.HTTPStatusCode() == 412
+}

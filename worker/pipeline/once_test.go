@@ -1,0 +1,123 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/emulate"
+	"github.com/thumbq/thumbq/worker/pipeline"
+)
+
+// TestOneUploadVersionGivesOneNotification delivers the same upload event five times, three of them
+// to handlers running at once (duplicate workers), through the emulated S3 and SNS with the real
+// SDK clients: one notification reaches the topic's subscriber, and the later deliveries are
+// acknowledged without downloading the image again.
+func TestOneUploadVersionGivesOneNotification(t *testing.T) {
+	ctx := context.Background()
+	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "once", VisibilityTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	wc := config.Defaults()
+	stack.Configure(&wc)
+	if err := wc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s3c := stack.S3Client()
+	img := image.NewNRGBA(image.Rect(0, 0, 300, 200))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	img.Set(0, 0, color.NRGBA{1, 2, 3, 255})
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	key := "once/photo (1).png"
+	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key, Body: bytes.NewReader(b.Bytes())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The emulator put the rule's event on the work queue: take it from there, as the consumer would.
+	sqsc := stack.SQSClient()
+	got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.QueueURL, WaitTimeSeconds: 5})
+	if err != nil || len(got.Messages) != 1 {
+		t.Fatalf("receive the upload's event: %v, %d messages", err, len(got.Messages))
+	}
+	body := []byte(aws.ToString(got.Messages[0].Body))
+
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	h := &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 3 {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- h.Handle(ctx, body, log) }()
+	}
+	wg.Wait()
+	for range 2 {
+		errs <- h.Handle(ctx, body, log)
+	}
+	close(errs)
+	var failed []error
+	for err := range errs {
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	// A delivery that found another's fresh claim is told to come back later (transient): allowed,
+	// and then its retry must find the notification sent.
+	for range failed {
+		if err := h.Handle(ctx, body, log); err != nil {
+			t.Fatalf("a retried delivery failed: %v", err)
+		}
+	}
+
+	var notes []string
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.NotificationQueueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			var n struct{ Subject string }
+			json.Unmarshal([]byte(aws.ToString(m.Body)), &n)
+			notes = append(notes, n.Subject)
+		}
+	}
+	if len(notes) != 1 {
+		t.Errorf("%d notifications for one upload delivered 5 times: %q; want exactly 1", len(notes), notes)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := bytes.Count(logs.Bytes(), []byte("acknowledged without making the thumbnail again")); n < 2 {
+		t.Errorf("%d deliveries were acknowledged as finished; want at least the 2 that came after the first was done\n%s", n, logs.String())
+	}
+	marker := pipeline.MarkerPrefix + trimQuotes(aws.ToString(put.ETag)) + "/" + key
+	if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &stack.ThumbnailBucket, Key: &marker}); err != nil {
+		t.Errorf("no marker at %s: %v", marker, err)
+	}
+}
+
+func trimQuotes(s string) string { return string(bytes.Trim([]byte(s), `"`)) }
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.w.Write(p) }
