@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,9 @@ func newID() string { return uuid.NewString() }
 // serveS3 hands the request to gofakes3 and, after a successful write to a stack's source
 // bucket, puts the Object Created event on that stack's work queue before answering.
 func (s *Stack) serveS3(w http.ResponseWriter, r *http.Request, action string) {
+	mw := &metaWriter{ResponseWriter: w}
+	defer mw.finish()
+	w = mw
 	reason, write := reasons[action]
 	bucket, key := splitPath(r.URL.Path)
 	sources.RLock()
@@ -203,3 +207,54 @@ func (r *recorder) copyTo(w http.ResponseWriter) {
 	w.WriteHeader(r.status)
 	_, _ = w.Write(r.body.Bytes())
 }
+
+// continueEmpty sends the interim "100 Continue" S3 sends when a request with an empty body asks
+// for it. Go's server sends one only when the handler reads a body, and an empty body is never
+// read; botocore (the AWS CLI) then takes the final 200 for the interim answer and the next
+// response on the connection for this one's: aws s3 sync of a folder holding an empty file
+// stalled for the CLI's 60 s read timeout and uploaded the following file twice.
+func continueEmpty(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 && r.ProtoAtLeast(1, 1) && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		w.WriteHeader(http.StatusContinue)
+	}
+}
+
+// metaWriter writes the names of user metadata headers in lower case, as S3 does
+// (x-amz-meta-source-bucket). gofakes3 writes them canonicalized (X-Amz-Meta-Source-Bucket),
+// which HTTP allows but which the AWS CLI passes on as metadata keys: head-object showed
+// "Source-Bucket" where AWS shows "source-bucket". (The Go SDK lower-cases them itself.)
+type metaWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (m *metaWriter) WriteHeader(status int) {
+	if status >= 200 && !m.wrote {
+		m.wrote = true
+		h := m.Header()
+		for k, v := range h {
+			if len(k) > len(metaPrefix) && strings.EqualFold(k[:len(metaPrefix)], metaPrefix) && k != strings.ToLower(k) {
+				delete(h, k)
+				h[strings.ToLower(k)] = v
+			}
+		}
+	}
+	m.ResponseWriter.WriteHeader(status)
+}
+
+// finish sends the header of a handler that wrote nothing (gofakes3's HEAD), which net/http would
+// otherwise send as it stands.
+func (m *metaWriter) finish() {
+	if !m.wrote {
+		m.WriteHeader(http.StatusOK)
+	}
+}
+
+func (m *metaWriter) Write(b []byte) (int, error) {
+	if !m.wrote {
+		m.WriteHeader(http.StatusOK)
+	}
+	return m.ResponseWriter.Write(b)
+}
+
+const metaPrefix = "x-amz-meta-"
