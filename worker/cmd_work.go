@@ -6,12 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/pipeline"
 	"github.com/thumbq/thumbq/worker/queue"
@@ -45,6 +47,9 @@ func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(stdout, cfg.LogLevel)
+	if err := applyMemoryLimits(&cfg, log); err != nil {
+		return err
+	}
 	awsCfg, err := loadAWS(ctx)
 	if err != nil {
 		return err
@@ -80,4 +85,23 @@ func variablesHelp() string {
 		fmt.Fprintf(&b, "  %-26s %-10s %s\n", v.Name, def, v.Help)
 	}
 	return b.String()
+}
+
+// applyMemoryLimits derives the decoding budget from the container's memory limit (unless
+// THUMBQ_MEMORY_BUDGET sets it) and sets the Go runtime's soft limit from the same number (unless
+// GOMEMLIMIT is set): the cgroup limit is the one source of truth.
+func applyMemoryLimits(cfg *config.Config, log *slog.Logger) error {
+	limit, ok := budget.ContainerLimit()
+	if ok && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(budget.GoMemLimit(limit))
+	}
+	if cfg.MemoryBudget == 0 {
+		total, err := budget.Derive(limit, ok, cfg.Concurrency, cfg.MaxBytes)
+		if err != nil {
+			return fmt.Errorf("memory budget: %w", err)
+		}
+		cfg.MemoryBudget = total
+	}
+	log.Info("memory", "container_limit_bytes", limit, "has_limit", ok, "go_memory_limit_bytes", debug.SetMemoryLimit(-1), "decoding_budget_bytes", cfg.MemoryBudget)
+	return nil
 }

@@ -28,6 +28,7 @@ const (
 	EnvURLExpiry         = "THUMBQ_URL_EXPIRY"         // presigned URL lifetime (Go duration)
 	EnvVisibilityTimeout = "THUMBQ_VISIBILITY_TIMEOUT" // the work queue's visibility timeout (Go duration)
 	EnvGracePeriod       = "THUMBQ_GRACE_PERIOD"       // time in-flight work gets after SIGTERM (Go duration)
+	EnvMemoryBudget      = "THUMBQ_MEMORY_BUDGET"      // bytes decoding may use at once; default: the container's limit less a reserve
 	EnvLogLevel          = "THUMBQ_LOG_LEVEL"          // debug, info, warn, error
 )
 
@@ -98,6 +99,7 @@ type Config struct {
 	URLExpiry         time.Duration
 	VisibilityTimeout time.Duration
 	GracePeriod       time.Duration
+	MemoryBudget      int64         // 0: derived at start-up from the container's memory limit (package budget)
 	WaitTime          time.Duration // not from the environment: local mode polls for 1 s so a stop is quick
 	RetryBase         time.Duration // not from the environment: local mode retries after 1 s
 	LogLevel          string
@@ -164,6 +166,9 @@ func (c Config) Validate() error {
 	errs.intIn(EnvConcurrency, c.Concurrency, MinConcurrency, MaxConcurrency)
 	if c.MaxBytes < 1 {
 		errs.add(EnvMaxBytes, fmt.Sprintf("%d: want at least 1", c.MaxBytes))
+	}
+	if c.MemoryBudget != 0 && c.MemoryBudget < 64<<20 {
+		errs.add(EnvMemoryBudget, fmt.Sprintf("%d: want at least %d (64 MiB), or unset to derive it from the container's limit", c.MemoryBudget, 64<<20))
 	}
 	if c.MaxPixels < 1 {
 		errs.add(EnvMaxPixels, fmt.Sprintf("%d: want at least 1", c.MaxPixels))
@@ -241,10 +246,11 @@ func Variables() []Variable {
 		{EnvThumbHeight, strconv.Itoa(d.ThumbHeight), false, "height of that box", setInt(func(c *Config) *int { return &c.ThumbHeight })},
 		{EnvMaxBytes, strconv.FormatInt(d.MaxBytes, 10), false, "largest object downloaded, in bytes", setInt64(func(c *Config) *int64 { return &c.MaxBytes })},
 		{EnvMaxPixels, strconv.FormatInt(d.MaxPixels, 10), false, "largest image decoded, width x height", setInt64(func(c *Config) *int64 { return &c.MaxPixels })},
-		{EnvConcurrency, "CPUs", false, "images processed at once (JPEG and PNG are decoded already reduced; a GIF, WebP, BMP, TIFF or CMYK JPEG may hold a decoded bitmap of up to 4 bytes x THUMBQ_MAX_PIXELS)", setInt(func(c *Config) *int { return &c.Concurrency })},
+		{EnvConcurrency, "CPUs", false, "images processed at once; each waits for its estimated decoding memory in THUMBQ_MEMORY_BUDGET, so concurrency never multiplies the worst case", setInt(func(c *Config) *int { return &c.Concurrency })},
 		{EnvURLExpiry, d.URLExpiry.String(), false, "presigned link lifetime; at most 168h, and never past the signing credentials' expiry", setDuration(func(c *Config) *time.Duration { return &c.URLExpiry })},
 		{EnvVisibilityTimeout, d.VisibilityTimeout.String(), false, "the work queue's visibility timeout (whole seconds); renewed every third of it while an image is worked on", setDuration(func(c *Config) *time.Duration { return &c.VisibilityTimeout })},
 		{EnvGracePeriod, d.GracePeriod.String(), false, fmt.Sprintf("time in-flight work gets after SIGTERM before it is handed back; at most %s", MaxGracePeriod), setDuration(func(c *Config) *time.Duration { return &c.GracePeriod })},
+		{EnvMemoryBudget, "derived", false, "bytes image decoding may use at once (each image waits for its estimated peak); default: the container's memory limit less 96 MiB and THUMBQ_CONCURRENCY x THUMBQ_MAX_BYTES, or 1 GiB less that without a limit", setInt64(func(c *Config) *int64 { return &c.MemoryBudget })},
 		{EnvLogLevel, d.LogLevel, false, "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }},
 	}
 }

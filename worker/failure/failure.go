@@ -28,6 +28,9 @@ const (
 	// RetriesExhausted is a transient failure that lasted through the last receive SQS allows: the
 	// worker dead-letters the message itself with the last error as the detail.
 	RetriesExhausted Code = "retries-exhausted"
+	// OverMemoryBudget is an image whose estimated decoding memory exceeds the worker's whole
+	// memory budget: it could never be admitted.
+	OverMemoryBudget Code = "over-memory-budget"
 )
 
 // Codes lists every code with what it means, in the order the README's table gives them.
@@ -46,6 +49,7 @@ func Codes() []struct {
 		{TooLarge, "the object is larger than THUMBQ_MAX_BYTES"},
 		{WrongBucket, "the event names a bucket other than THUMBQ_SOURCE_BUCKET"},
 		{MalformedEvent, "the queue message is not an S3 \"Object Created\" event thumbq can read"},
+		{OverMemoryBudget, "decoding the image would need more memory than the worker's whole budget (its estimate, from the header, before decoding)"},
 		{RetriesExhausted, "S3, SNS or the network failed on every receive the queue allows (3); the detail is the last error"},
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/event"
 	"github.com/thumbq/thumbq/worker/failure"
@@ -89,10 +90,13 @@ type Processor struct {
 	// CredentialsExpire, when set, returns when the signing credentials expire (ok false when they
 	// do not). A presigned URL stops working then, so its lifetime is capped there.
 	CredentialsExpire func(ctx context.Context) (expires time.Time, ok bool, err error)
+	// Budget, when set, admits an image to decoding only when its estimated peak memory is free
+	// (see package budget); nil decodes at once.
+	Budget *budget.Budget
 	// ClaimTimeout is how long another delivery's claim to notify an upload is honoured; 0 means
 	// DefaultClaimTimeout (see Notify).
 	ClaimTimeout time.Duration
-	Now               func() time.Time // nil means time.Now
+	Now          func() time.Time // nil means time.Now
 }
 
 // ThumbnailKey is where the thumbnail of a source key goes: the same source always maps to the same
@@ -157,7 +161,7 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 	if err != nil {
 		return out, err
 	}
-	res, err := thumb.Make(data, p.Thumb)
+	res, err := p.makeThumbnail(ctx, data, log)
 	if err != nil {
 		if f := failure.As(err); f != nil {
 			out.Format = f.Format
@@ -192,6 +196,34 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 	out.Status = OK
 	log.Debug("thumbnail written", "thumbnail_key", out.ThumbnailKey, "width", out.Width, "height", out.Height)
 	return out, nil
+}
+
+// makeThumbnail makes the thumbnail once the image's estimated peak memory fits in the budget:
+// it reads the header, waits for that much of the budget (the message's heartbeat goes on), and
+// refuses at once an image that could never fit.
+func (p *Processor) makeThumbnail(ctx context.Context, data []byte, log *slog.Logger) (thumb.Result, error) {
+	if p.Budget == nil {
+		return thumb.Make(data, p.Thumb)
+	}
+	h, need, err := thumb.Estimate(data, p.Thumb)
+	if err != nil {
+		return thumb.Result{}, err
+	}
+	release, waited, err := p.Budget.Acquire(ctx, need)
+	var over *budget.ErrOverBudget
+	if errors.As(err, &over) {
+		return thumb.Result{}, &failure.Error{Code: failure.OverMemoryBudget, Format: h.Format,
+			Err: fmt.Errorf("%s %dx%d: %w", h.Format, h.Width, h.Height, err)}
+	}
+	if err != nil {
+		return thumb.Result{}, fmt.Errorf("wait for %d MB of the memory budget: %w", need>>20, err)
+	}
+	defer release()
+	if waited > 0 {
+		log.Info("waited for memory", "format", h.Format, "width", h.Width, "height", h.Height,
+			"estimate_bytes", need, "waited", waited.Round(time.Millisecond).String())
+	}
+	return thumb.Make(data, p.Thumb)
 }
 
 var errNotFound = errors.New("not found")
@@ -276,7 +308,7 @@ func orMinus1(n *int64) int64 {
 
 // New builds a Processor from the worker's configuration and SDK clients.
 func New(c config.Config, s3c *s3.Client, snsc Publisher, credentialsExpire func(context.Context) (time.Time, bool, error)) *Processor {
-	return &Processor{
+	p := &Processor{
 		Store:             s3c,
 		Presigner:         s3.NewPresignClient(s3c),
 		Publisher:         snsc,
@@ -288,4 +320,8 @@ func New(c config.Config, s3c *s3.Client, snsc Publisher, credentialsExpire func
 		URLExpiry:         c.URLExpiry,
 		CredentialsExpire: credentialsExpire,
 	}
+	if c.MemoryBudget > 0 {
+		p.Budget = budget.New(c.MemoryBudget)
+	}
+	return p
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go"
 
+	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/event"
 	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/thumb"
@@ -258,5 +259,22 @@ func TestNotification(t *testing.T) {
 	if n.Attributes["status"] != "failed" || n.Attributes["reason"] != "not-an-image" ||
 		n.Attributes["detail"] != "the file starts with text" || !strings.Contains(n.Body, "the file starts with text") {
 		t.Errorf("failure notification = %+v; want reason the bare code not-an-image, the detail in its attribute and the body", n)
+	}
+}
+
+func TestAnImageOverTheWholeMemoryBudgetFailsBeforeDecoding(t *testing.T) {
+	p, st, _ := newProcessor(map[string][]byte{"big.png": pngOf(400, 300)})
+	p.Budget = budget.New(64 << 10) // 64 KiB: less than any decode of 400x300 needs
+	_, err := p.Process(context.Background(), event.Object{Bucket: "src", Key: "big.png"}, discard)
+	f := failure.As(err)
+	if f == nil || f.Code != failure.OverMemoryBudget || !strings.Contains(f.Detail(), "400x300") {
+		t.Fatalf("Process = %v; want over-memory-budget naming the image's size", err)
+	}
+	if len(st.puts) != 0 {
+		t.Errorf("a thumbnail was written for an image refused for memory: %v", st.puts)
+	}
+	p.Budget = budget.New(256 << 20)
+	if o, err := p.Process(context.Background(), event.Object{Bucket: "src", Key: "big.png"}, discard); err != nil || o.Status != OK {
+		t.Errorf("Process within a 256 MiB budget = %s, %v; want ok", o.Status, err)
 	}
 }
