@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -22,6 +23,21 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("AWS configuration: no region (set AWS_REGION)")
 	}
 	return cfg, nil
+}
+
+// requireCredentials checks that the SDK finds credentials before a command calls AWS with them,
+// so that their absence reads as one sentence rather than the SDK's chain of attempts (the
+// environment, the shared files, SSO, the ECS and EC2 instance roles).
+func requireCredentials(ctx context.Context, cfg aws.Config) error {
+	if cfg.Credentials != nil {
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if _, err := cfg.Credentials.Retrieve(ctx); err == nil {
+			return nil
+		}
+	}
+	return errors.New("no AWS credentials found (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, " +
+		"or run where a role provides them; against thumbq local --serve any values do, e.g. test and test)")
 }
 
 // s3Options uses path-style addressing when an endpoint other than AWS's is set (emulators and

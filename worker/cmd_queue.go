@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -28,17 +31,22 @@ THUMBQ_DEAD_LETTER_URL; point at an emulator with AWS_ENDPOINT_URL.
 `
 
 const redriveHelp = `
-Moves every message of the dead-letter queue back to the work queue, for example after a bug is
-mended or a limit raised. On AWS it starts an SQS message move task (StartMessageMoveTask), which
-runs in the background; where the endpoint lacks that call (the emulator) it receives, sends and
-deletes each message itself, deleting none before its copy is sent. The queues come from the flags
-or from THUMBQ_QUEUE_URL and THUMBQ_DEAD_LETTER_URL.
+Moves the messages waiting on the dead-letter queue back to the work queue, once the cause of
+their failure is mended (a bug fixed, a limit raised). It moves at most the messages present when
+it starts, as SQS's own move task does, and ends.
+
+Messages the worker dead-lettered for a permanent failure (they carry thumbq-reason: not an
+image, unsupported format, over a limit, corrupt) stay: the upload itself is at fault, and moved
+back it would fail the same way. Upload a mended file instead, or give -all to move them too (for
+example after raising THUMBQ_MAX_PIXELS). Without -all each message is received, sent and deleted
+by this command (deleting none before its copy is sent), so that its reason can be read; with
+-all, on AWS, SQS moves them in the background (StartMessageMoveTask). The queues come from the
+flags or from THUMBQ_QUEUE_URL and THUMBQ_DEAD_LETTER_URL.
 `
 
-// queueFlags declares the flags status and redrive share; parseFn parses them and checks that both
-// queues are named.
-func queueFlags(name, help string, stderr io.Writer) (queueURL, deadLetterURL *string, parseFn func(args []string) error) {
-	f := newFlags(name, "[flags]", help, stderr)
+// queueFlags declares the flags status and redrive share on f; parseFn parses them and checks
+// that both queues are named.
+func queueFlags(f *flag.FlagSet, name string, stderr io.Writer) (queueURL, deadLetterURL *string, parseFn func(args []string) error) {
 	queueURL = f.String("queue-url", os.Getenv(config.EnvQueueURL), "work queue URL (default $"+config.EnvQueueURL+")")
 	deadLetterURL = f.String("dead-letter-url", os.Getenv(config.EnvDeadLetterURL), "dead-letter queue URL (default $"+config.EnvDeadLetterURL+")")
 	parseFn = func(args []string) error {
@@ -55,12 +63,15 @@ func queueFlags(name, help string, stderr io.Writer) (queueURL, deadLetterURL *s
 }
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	queueURL, deadLetterURL, parseArgs := queueFlags("status", statusHelp, stderr)
+	queueURL, deadLetterURL, parseArgs := queueFlags(newFlags("status", "[flags]", statusHelp, stderr), "status", stderr)
 	if err := parseArgs(args); err != nil {
 		return err
 	}
 	awsCfg, err := loadAWS(ctx)
 	if err != nil {
+		return err
+	}
+	if err := requireCredentials(ctx, awsCfg); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -88,7 +99,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	queueURL, deadLetterURL, parseArgs := queueFlags("redrive", redriveHelp, stderr)
+	f := newFlags("redrive", "[flags]", redriveHelp, stderr)
+	all := f.Bool("all", false, "move the permanent failures too (those with a thumbq-reason)")
+	queueURL, deadLetterURL, parseArgs := queueFlags(f, "redrive", stderr)
 	if err := parseArgs(args); err != nil {
 		return err
 	}
@@ -96,17 +109,33 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	n, how, err := queue.Redrive(ctx, sqs.NewFromConfig(awsCfg), *deadLetterURL, *queueURL)
-	if err != nil {
-		if n > 0 {
-			fmt.Fprintf(stdout, "moved %d messages before the failure\n", n)
-		}
+	if err := requireCredentials(ctx, awsCfg); err != nil {
 		return err
 	}
-	if n >= 0 {
-		fmt.Fprintf(stdout, "moved %d messages: %s\n", n, how)
-	} else {
-		fmt.Fprintln(stdout, how)
+	r, err := queue.Redrive(ctx, sqs.NewFromConfig(awsCfg), *deadLetterURL, *queueURL, queue.RedriveOptions{All: *all})
+	switch {
+	case err != nil && ctx.Err() != nil:
+		fmt.Fprintf(stdout, "interrupted: moved %d of the %d messages present; the rest are still in the dead-letter queue\n", r.Moved, r.Present)
+		return errInterrupted
+	case err != nil:
+		if r.Moved > 0 {
+			fmt.Fprintf(stdout, "moved %d of the %d messages present before the failure\n", r.Moved, r.Present)
+		}
+		return err
+	case r.Moved < 0:
+		fmt.Fprintf(stdout, "%s: SQS moves the %d messages present in the background (thumbq status shows the depths)\n", r.How, r.Present)
+	default:
+		fmt.Fprintf(stdout, "moved %d of the %d messages present: %s\n", r.Moved, r.Present, r.How)
+	}
+	if n := r.LeftCount(); n > 0 {
+		codes := make([]string, 0, len(r.Left))
+		for code, c := range r.Left {
+			codes = append(codes, fmt.Sprintf("%s: %d", code, c))
+		}
+		sort.Strings(codes)
+		fmt.Fprintf(stdout, "left %d permanent %s in the dead-letter queue (%s): the uploads themselves are at fault, so\n",
+			n, plural(n, "failure", "failures"), strings.Join(codes, ", "))
+		fmt.Fprintln(stdout, "moved back they would fail the same way. Upload mended files, or redrive -all once the cause is mended.")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,10 @@ func init() {
 
 const thumbnailHelp = `
 Makes a PNG thumbnail of each file with the same engine and limits as the worker, and writes it
-to the output folder as <file name>.png. Prints one line per file; exits 1 if any file failed.
+to the output folder as <file name>.png. A folder stands for every file under it, subfolders
+included; their thumbnails keep the folder's layout (-out/<path under the folder>.png). The output
+folder is made when the first thumbnail is written. Prints one line per file; exits 1 if any file
+failed.
 `
 
 func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,11 +43,21 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fs.Usage()
 		return errUsage
 	}
-	if *width < 1 || *height < 1 {
-		fmt.Fprintln(stderr, "thumbq thumbnail: -width and -height must be at least 1")
+	for _, side := range []struct {
+		name string
+		v    int
+	}{{"width", *width}, {"height", *height}} {
+		if side.v < config.MinThumbSide || side.v > config.MaxThumbSide {
+			fmt.Fprintf(stderr, "thumbq thumbnail: -%s %d: want %d to %d, as the worker allows\n", side.name, side.v, config.MinThumbSide, config.MaxThumbSide)
+			return errUsage
+		}
+	}
+	if *maxPixels < 1 {
+		fmt.Fprintf(stderr, "thumbq thumbnail: -max-pixels %d: want at least 1\n", *maxPixels)
 		return errUsage
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	inputs, err := thumbnailInputs(fs.Args())
+	if err != nil {
 		return err
 	}
 	opts := thumb.Options{Width: *width, Height: *height, MaxPixels: *maxPixels}
@@ -51,19 +65,25 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	start := time.Now()
 	taken := map[string]string{} // output name -> the file that took it
 	var buf bytes.Buffer
-	for _, path := range fs.Args() {
+	for _, in := range inputs {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		path := in.path
+		if in.err != nil {
+			failed++
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, in.err)
+			continue
+		}
 		t0 := time.Now()
-		name := filepath.Base(path) + ".png"
+		name := in.name + ".png"
 		if other, ok := taken[name]; ok {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: its thumbnail %s would overwrite that of %s\n", path, name, other)
 			continue
 		}
 		taken[name] = path
-		res, err := thumbnailFile(path, filepath.Join(*out, name), opts, &buf)
+		res, err := thumbnailFile(path, filepath.Join(*out, filepath.FromSlash(name)), opts, &buf)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
@@ -74,12 +94,56 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				res.Width, res.Height, res.path, time.Since(t0).Round(time.Millisecond))
 		}
 	}
-	n := fs.NArg()
-	fmt.Fprintf(stdout, "%d files: %d ok, %d failed in %s\n", n, n-failed, failed, time.Since(start).Round(time.Millisecond))
+	n := len(inputs)
+	fmt.Fprintf(stdout, "%d %s: %d ok, %d failed in %s\n", n, plural(n, "file", "files"), n-failed, failed, time.Since(start).Round(time.Millisecond))
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files failed", failed, n)
+		return fmt.Errorf("%d of %d %s failed", failed, n, plural(n, "file", "files"))
 	}
 	return nil
+}
+
+// input is one file to make a thumbnail of: its path, the name of its thumbnail under the output
+// folder (without .png, slash-separated), or why it cannot be read.
+type input struct {
+	path, name string
+	err        error
+}
+
+// thumbnailInputs expands the arguments: a file stands for itself (its thumbnail is named after
+// its base name), a folder for every regular file under it (named by the path under the folder).
+// A path that cannot be read is an input that fails, so that the others are still made.
+func thumbnailInputs(args []string) ([]input, error) {
+	var inputs []input
+	for _, arg := range args {
+		info, err := os.Stat(arg)
+		if err != nil || !info.IsDir() {
+			inputs = append(inputs, input{path: arg, name: filepath.Base(arg), err: err})
+			continue
+		}
+		before := len(inputs)
+		err = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				inputs = append(inputs, input{path: path, err: err})
+				return nil
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			rel, err := filepath.Rel(arg, path)
+			if err != nil {
+				return err
+			}
+			inputs = append(inputs, input{path: path, name: filepath.ToSlash(rel)})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", arg, err)
+		}
+		if len(inputs) == before {
+			inputs = append(inputs, input{path: arg, err: errors.New("a folder with no files")})
+		}
+	}
+	return inputs, nil
 }
 
 type written struct {
@@ -109,6 +173,9 @@ func thumbnailFile(path, dst string, opts thumb.Options, buf *bytes.Buffer) (wri
 	}
 	if strings.EqualFold(filepath.Clean(dst), filepath.Clean(path)) {
 		return written{}, errors.New("the thumbnail would overwrite its source")
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return written{}, err
 	}
 	if err := os.WriteFile(dst, res.PNG, 0o644); err != nil {
 		return written{}, err

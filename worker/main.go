@@ -15,6 +15,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -31,6 +33,12 @@ var commands = map[string]command{}
 // errUsage marks an error whose message was already printed with the usage.
 var errUsage = errors.New("usage")
 
+// errInterrupted marks a command stopped by Ctrl-C or SIGTERM that has said what it left undone.
+var errInterrupted = errors.New("interrupted")
+
+// errVersion asks run to print the version: every command takes -version.
+var errVersion = errors.New("version")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -38,6 +46,10 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintln(stdout, versionLine())
+		return 0
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -57,6 +69,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errVersion):
+		fmt.Fprintln(stdout, versionLine())
+		return 0
+	case errors.Is(err, errInterrupted):
+		return 130
 	case errors.Is(err, errUsage):
 		return 2
 	default:
@@ -81,14 +98,16 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'thumbq <command> --help' for a command's flags and configuration.")
+	fmt.Fprintln(w, "Run 'thumbq <command> --help' for a command's flags and configuration, 'thumbq --version'")
+	fmt.Fprintln(w, "(or the -version flag of any command) for the version and commit.")
 }
 
 // newFlags returns a flag set that prints its usage, headed by the command's description, on
-// --help, and returns errUsage on a bad flag.
+// --help, and returns errUsage on a bad flag. Every command's set has -version.
 func newFlags(name, synopsis, description string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Bool("version", false, "print thumbq's version and commit, and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: thumbq %s %s\n\n%s\n", name, synopsis, strings.TrimSpace(description))
 		var any bool
@@ -108,5 +127,59 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 		return errUsage
 	}
+	if v := fs.Lookup("version"); v != nil && v.Value.String() == "true" {
+		return errVersion
+	}
 	return nil
+}
+
+// version is set at link time by builds that know it (-ldflags "-X main.version=v1.2.3").
+var version = ""
+
+// versionLine names the version, the commit the binary was built from and the Go release, from
+// what the go command records in the binary (a build in the git checkout records the commit;
+// go run and builds outside it do not).
+func versionLine() string {
+	v, commit, when, modified := version, "", "", false
+	info, ok := debug.ReadBuildInfo()
+	if ok {
+		if v == "" {
+			v = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	line := "thumbq " + v
+	switch {
+	case commit == "":
+		line += ", commit unknown (built without VCS information, e.g. by go run: make build records it)"
+	default:
+		line += ", commit " + commit
+		if when != "" {
+			line += " of " + when
+		}
+		if modified {
+			line += " with uncommitted changes"
+		}
+	}
+	return line + ", " + runtime.Version()
+}
+
+// plural picks the word for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

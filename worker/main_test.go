@@ -276,3 +276,86 @@ func sigtermMidBatch(t *testing.T, grace string) {
 		t.Errorf("with no grace period nothing was released; want the in-flight messages handed back\n%s", logs.String())
 	}
 }
+
+func TestThumbnailCommandRoughEdges(t *testing.T) {
+	samples, err := filepath.Abs("samples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a folder stands for the files under it, its layout kept", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "thumbs")
+		res, _ := exec.Command(binary, "thumbnail", "-quiet", "-out", out, samples).CombinedOutput()
+		for _, want := range []string{"mountain-panorama.jpg.png", "albums/été/φωτο.jpg.png"} {
+			if _, err := os.Stat(filepath.Join(out, filepath.FromSlash(want))); err != nil {
+				t.Errorf("thumbq thumbnail %s made no %s: %v\n%s", samples, want, err, res)
+			}
+		}
+		if !strings.Contains(string(res), "12 files: 9 ok, 3 failed") {
+			t.Errorf("summary of the samples folder; want 12 files: 9 ok, 3 failed\n%s", res)
+		}
+	})
+	t.Run("no output folder when every file fails, and one file is a file", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "thumbs")
+		res, err := exec.Command(binary, "thumbnail", "-out", out, filepath.Join(samples, "notes.txt")).CombinedOutput()
+		if err == nil {
+			t.Errorf("thumbq thumbnail notes.txt succeeded\n%s", res)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("-out %s exists after every input failed (%v)", out, err)
+		}
+		if !strings.Contains(string(res), "1 file: 0 ok, 1 failed") {
+			t.Errorf("summary; want \"1 file: 0 ok, 1 failed\"\n%s", res)
+		}
+	})
+	for _, args := range [][]string{{"-width", "100000"}, {"-height", "0"}, {"-max-pixels", "0"}} {
+		t.Run("refuses "+strings.Join(args, " "), func(t *testing.T) {
+			cmd := exec.Command(binary, append(append([]string{"thumbnail"}, args...), filepath.Join(samples, "landscape.gif"))...)
+			res, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 2 || !strings.Contains(string(res), args[0]) {
+				t.Errorf("thumbq thumbnail %s exited %d; want 2 (usage) naming the flag\n%s", strings.Join(args, " "), code, res)
+			}
+		})
+	}
+}
+
+// TestVersion: every command answers -version, and a build in the git checkout names its commit.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}, {"work", "-version"}, {"local", "--version"}, {"thumbnail", "-version"}, {"status", "-version"}, {"redrive", "-version"}} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "thumbq ") || !strings.Contains(string(out), "commit") {
+			t.Errorf("thumbq %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("no git checkout to compare the commit with: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "thumbq")
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build -buildvcs=true: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "commit "+strings.TrimSpace(string(head))) {
+		t.Errorf("thumbq --version = %q (%v); want commit %s", out, err, head)
+	}
+}
+
+// TestQueueCommandsWithoutCredentials: status and redrive say in one sentence that no credentials
+// were found, not the SDK's chain of attempts (IMDS, ...).
+func TestQueueCommandsWithoutCredentials(t *testing.T) {
+	home := t.TempDir()
+	for _, name := range []string{"status", "redrive"} {
+		cmd := exec.Command(binary, name, "-queue-url", "https://sqs.us-east-1.amazonaws.com/123456789012/work",
+			"-dead-letter-url", "https://sqs.us-east-1.amazonaws.com/123456789012/dlq")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "AWS_REGION=us-east-1",
+			"AWS_CONFIG_FILE=" + filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
+			"AWS_EC2_METADATA_DISABLED=true"} // no instance here to ask, and no 1 s timeouts to wait for
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 1 {
+			t.Errorf("thumbq %s without credentials exited %d; want 1\n%s", name, code, out)
+		}
+		if !strings.Contains(string(out), "no AWS credentials found (set AWS_PROFILE") || strings.Contains(string(out), "IMDS") {
+			t.Errorf("thumbq %s without credentials said:\n%s\nwant one sentence: no AWS credentials found (set AWS_PROFILE ...)", name, out)
+		}
+	}
+}

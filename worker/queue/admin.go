@@ -23,6 +23,7 @@ type AdminSQS interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, opts ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
 // Metrics is the part of the CloudWatch client Status uses for the age of the oldest message,
@@ -107,59 +108,143 @@ func oldestAge(ctx context.Context, m Metrics, queue string) (time.Duration, err
 	return 0, errors.New("CloudWatch has no datapoint in the last 15 minutes")
 }
 
-// Redrive moves every message of the dead-letter queue back to the work queue and returns how
-// many moved (-1 when SQS moves them asynchronously and does not say). It asks SQS to do it
-// (StartMessageMoveTask); where the endpoint lacks that call, as the emulator does, it receives,
-// sends and deletes itself, never deleting a message before its copy is sent.
-func Redrive(ctx context.Context, q AdminSQS, deadLetterURL, queueURL string) (int, string, error) {
-	dlArn, err := queueArn(ctx, q, deadLetterURL)
-	if err != nil {
-		return 0, "", err
-	}
-	workArn, err := queueArn(ctx, q, queueURL)
-	if err != nil {
-		return 0, "", err
-	}
-	out, err := q.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: &dlArn, DestinationArn: &workArn})
-	if err == nil {
-		return -1, "started SQS message move task " + aws.ToString(out.TaskHandle), nil
-	}
-	if !unsupported(err) {
-		return 0, "", fmt.Errorf("start message move task: %w", err)
-	}
-	n, err := moveByHand(ctx, q, deadLetterURL, queueURL)
-	return n, "moved by receive/send/delete (the endpoint has no StartMessageMoveTask)", err
+// Redriven is what Redrive did.
+type Redriven struct {
+	// Present is the number of messages waiting on the dead-letter queue when Redrive started
+	// (SQS's ApproximateNumberOfMessages): Redrive handles at most these, never what arrives
+	// while it runs, such as a message it moved that failed again.
+	Present int
+	// Moved is how many went back to the work queue; -1 when SQS moves them in the background
+	// (StartMessageMoveTask) and does not say how many.
+	Moved int
+	// Left counts, by failure code, the permanent failures left in the dead-letter queue: the
+	// messages the worker dead-lettered with a thumbq-reason. Moving them back cannot succeed
+	// until the upload itself is replaced, so only RedriveOptions.All moves them.
+	Left map[string]int
+	// How says how the messages were moved.
+	How string
 }
 
-func moveByHand(ctx context.Context, q AdminSQS, from, to string) (int, error) {
-	moved := 0
-	for {
+// LeftCount is the number of messages left in the dead-letter queue.
+func (r Redriven) LeftCount() int {
+	n := 0
+	for _, c := range r.Left {
+		n += c
+	}
+	return n
+}
+
+// RedriveOptions choose what Redrive moves.
+type RedriveOptions struct {
+	// All moves the permanent failures too (those the worker dead-lettered with a thumbq-reason).
+	// With All, Redrive asks SQS to move the messages (StartMessageMoveTask), where it can.
+	All bool
+	// Hold is how long a permanent failure Redrive has looked at stays invisible on the
+	// dead-letter queue while Redrive goes on (it is made visible again at the end); 0 means 5
+	// minutes.
+	Hold time.Duration
+}
+
+// Redrive moves the messages waiting on the dead-letter queue back to the work queue, at most as
+// many as wait there when it starts, as SQS's own move task does, and then returns. A message the
+// worker dead-lettered for a permanent failure (it carries thumbq-reason: not an image, over a
+// limit, ...) fails the same way when moved back, so it stays unless opts.All is set; the rest
+// (messages SQS moved after their last receive, for transient errors) move.
+//
+// Without All it receives, sends and deletes each message itself, deleting none before its copy
+// is sent, so that it can look at the reason. With All it asks SQS to move them
+// (StartMessageMoveTask) and, where the endpoint lacks that call (the emulator), moves them
+// itself. A move by hand drops the attributes the worker added (thumbq-reason, thumbq-detail,
+// thumbq-source-message-id) and keeps the others.
+func Redrive(ctx context.Context, q AdminSQS, deadLetterURL, queueURL string, opts RedriveOptions) (Redriven, error) {
+	r := Redriven{Left: map[string]int{}}
+	dl, err := attributes(ctx, q, deadLetterURL)
+	if err != nil {
+		return r, err
+	}
+	r.Present = atoi(dl["ApproximateNumberOfMessages"])
+	if opts.All {
+		dlArn, err := queueArn(ctx, q, deadLetterURL)
+		if err != nil {
+			return r, err
+		}
+		workArn, err := queueArn(ctx, q, queueURL)
+		if err != nil {
+			return r, err
+		}
+		out, err := q.StartMessageMoveTask(ctx, &sqs.StartMessageMoveTaskInput{SourceArn: &dlArn, DestinationArn: &workArn})
+		if err == nil {
+			r.Moved, r.How = -1, "started SQS message move task "+aws.ToString(out.TaskHandle)
+			return r, nil
+		}
+		if !unsupported(err) {
+			return r, fmt.Errorf("start message move task: %w", err)
+		}
+		r.How = "moved by receive/send/delete (the endpoint has no StartMessageMoveTask)"
+	} else {
+		r.How = "moved by receive/send/delete (to leave the permanent failures)"
+	}
+	err = moveByHand(ctx, q, deadLetterURL, queueURL, opts, &r)
+	return r, err
+}
+
+// moveByHand moves at most r.Present messages. The permanent failures it leaves are held
+// invisible until it ends, so that each is looked at once, and then made visible again.
+func moveByHand(ctx context.Context, q AdminSQS, from, to string, opts RedriveOptions, r *Redriven) error {
+	hold := opts.Hold
+	if hold <= 0 {
+		hold = 5 * time.Minute
+	}
+	var held []sqstypes.Message
+	defer func() {
+		// Also after a Ctrl-C: what is left must be visible again at once.
+		rctx, cancel := detached(ctx)
+		defer cancel()
+		for _, m := range held {
+			_, _ = q.ChangeMessageVisibility(rctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: &from, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
+		}
+	}()
+	seen := map[string]bool{}
+	for len(seen) < r.Present {
 		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: &from, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60,
-			MessageAttributeNames: []string{"All"},
+			QueueUrl: &from, MaxNumberOfMessages: int32(min(10, r.Present-len(seen))), WaitTimeSeconds: 1,
+			VisibilityTimeout: int32(hold / time.Second), MessageAttributeNames: []string{"All"},
 		})
 		if err != nil {
-			return moved, fmt.Errorf("receive from %s: %w", from, err)
+			return fmt.Errorf("receive from %s: %w", from, err)
 		}
-		if len(out.Messages) == 0 {
-			return moved, nil
-		}
+		fresh := 0
 		for _, m := range out.Messages {
+			id := aws.ToString(m.MessageId)
+			if seen[id] {
+				continue // held before and visible again: it is already counted
+			}
+			seen[id] = true
+			fresh++
+			if reason, ok := m.MessageAttributes[AttrReason]; ok && !opts.All {
+				held = append(held, m)
+				r.Left[aws.ToString(reason.StringValue)]++
+				continue
+			}
 			attrs := map[string]sqstypes.MessageAttributeValue{}
 			for k, v := range m.MessageAttributes {
-				if k != AttrReason && k != AttrSourceMessageID {
+				if k != AttrReason && k != AttrDetail && k != AttrSourceMessageID {
 					attrs[k] = v
 				}
 			}
 			if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &to, MessageBody: m.Body, MessageAttributes: attrs}); err != nil {
-				return moved, fmt.Errorf("send to %s: %w", to, err)
+				return fmt.Errorf("send to %s: %w", to, err)
 			}
 			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &from, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				return moved, fmt.Errorf("delete from %s after sending its copy: %w", from, err)
+				return fmt.Errorf("delete from %s after sending its copy: %w", from, err)
 			}
-			moved++
+			r.Moved++
+		}
+		if fresh == 0 {
+			return nil // nothing more to see: the rest is in flight elsewhere or gone
 		}
 	}
+	return nil
 }
 
 func queueArn(ctx context.Context, q AdminSQS, url string) (string, error) {

@@ -1,14 +1,26 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"image"
+	"image/png"
+	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/emulate"
+	"github.com/thumbq/thumbq/worker/failure"
+	"github.com/thumbq/thumbq/worker/pipeline"
 )
 
 func TestStatusAndRedriveThroughTheEmulator(t *testing.T) {
@@ -45,12 +57,12 @@ func TestStatusAndRedriveThroughTheEmulator(t *testing.T) {
 		t.Errorf("Status = %+v; want 1 waiting, 1 in flight, 3 dead, age unknown without CloudWatch", d)
 	}
 
-	n, how, err := Redrive(ctx, q, stack.DeadLetterURL, stack.QueueURL)
+	r, err := Redrive(ctx, q, stack.DeadLetterURL, stack.QueueURL, RedriveOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 3 || !strings.Contains(how, "receive/send/delete") {
-		t.Errorf("Redrive = %d, %q; want 3 moved by hand (the emulator has no StartMessageMoveTask)", n, how)
+	if r.Present != 3 || r.Moved != 3 || r.LeftCount() != 0 || !strings.Contains(r.How, "no StartMessageMoveTask") {
+		t.Errorf("Redrive(All) = %+v; want 3 present, 3 moved by hand (the emulator has no StartMessageMoveTask)", r)
 	}
 	d, err = Status(ctx, q, nil, stack.QueueURL, stack.DeadLetterURL)
 	if err != nil {
@@ -77,5 +89,155 @@ func TestStatusAndRedriveThroughTheEmulator(t *testing.T) {
 	}
 	if redriven != 3 {
 		t.Errorf("received %d redriven messages; want 3", redriven)
+	}
+}
+
+// TestRedriveLeavesAPermanentFailure runs the real worker (consumer and pipeline) on the emulator.
+// A text file is dead-lettered at once for not being an image: moving it back cannot help, so
+// redrive leaves it (with its reason) and moves only what failed for a transient cause.
+func TestRedriveLeavesAPermanentFailure(t *testing.T) {
+	ctx := context.Background()
+	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "redrive", VisibilityTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	wc := config.Defaults()
+	stack.Configure(&wc)
+	wc.VisibilityTimeout, wc.GracePeriod, wc.WaitTime, wc.RetryBase = 3*time.Second, time.Second, time.Second, time.Second
+	if err := wc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s3c, q := stack.S3Client(), stack.SQSClient()
+	h := &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}
+	workCtx, stopWork := context.WithCancel(ctx)
+	workDone := make(chan error, 1)
+	go func() { workDone <- NewConsumer(wc, q, h, slog.New(slog.DiscardHandler)).Run(workCtx) }()
+	defer func() { stopWork(); <-workDone }()
+
+	put := func(key string, body []byte) {
+		t.Helper()
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadLetters := func(t *testing.T, want int) {
+		t.Helper()
+		for wait := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			d, err := Status(ctx, q, nil, stack.QueueURL, stack.DeadLetterURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.DeadLetter == want && d.Visible == 0 && d.InFlight == 0 {
+				return
+			}
+			if time.Now().After(wait) {
+				t.Fatalf("queues never settled with %d dead letters: %+v", want, d)
+			}
+		}
+	}
+	put("notes.txt", []byte("These are notes, not a photograph."))
+	deadLetters(t, 1)
+	// A message SQS moved after its last receive (a transient failure, since mended) carries no
+	// reason: redrive moves it, and the worker takes it (and, its thumbnail made already,
+	// acknowledges it).
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 80, 60))); err != nil {
+		t.Fatal(err)
+	}
+	put("photo.png", img.Bytes())
+	deadLetters(t, 1)
+	event := `{"version":"0","detail-type":"Object Created","source":"aws.s3","region":"us-east-1",` +
+		`"resources":["arn:aws:s3:::` + stack.SourceBucket + `"],"detail":{"bucket":{"name":"` + stack.SourceBucket +
+		`"},"object":{"key":"photo.png","size":` + strconv.Itoa(img.Len()) + `},"reason":"PutObject"}}`
+	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &stack.DeadLetterURL, MessageBody: &event}); err != nil {
+		t.Fatal(err)
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	r, err := Redrive(rctx, q, stack.DeadLetterURL, stack.QueueURL, RedriveOptions{})
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Redrive did not end within 20 s: %+v", r)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Present != 2 || r.Moved != 1 || r.LeftCount() != 1 || r.Left["not-an-image"] != 1 {
+		t.Errorf("Redrive = %+v; want 2 present, 1 moved, not-an-image: 1 left", r)
+	}
+	// The failure is still in the dead-letter queue, visible again, and nothing goes round.
+	deadLetters(t, 1)
+	out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.DeadLetterURL, MessageAttributeNames: []string{"All"}})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("ReceiveMessage(dead-letter queue) = %v, %v; want the failure", out, err)
+	}
+	if a := out.Messages[0].MessageAttributes[AttrReason]; aws.ToString(a.StringValue) != "not-an-image" {
+		t.Errorf("the dead letter left has %s %q; want not-an-image", AttrReason, aws.ToString(a.StringValue))
+	}
+}
+
+// deadLetterAll is a worker's handler that fails every message permanently, as the pipeline fails
+// an upload that is not an image: the consumer puts each message it receives back on the
+// dead-letter queue at once.
+type deadLetterAll struct{}
+
+func (deadLetterAll) Handle(context.Context, []byte, *slog.Logger) error {
+	return failure.New(failure.NotImage, "", "not an image")
+}
+
+func (deadLetterAll) DeadLettered(context.Context, []byte, error, *slog.Logger) {}
+
+// TestRedriveEndsWhileTheWorkerRefillsTheDeadLetterQueue: with --all, every message moved fails
+// again and is back in the dead-letter queue at once. Redrive used to loop until a receive came
+// back empty, which a running worker never let happen: against make serve it moved one text file
+// 244 times in 15 s and 131,714 times in ten minutes. It must move what was there when it started,
+// once each, and end.
+func TestRedriveEndsWhileTheWorkerRefillsTheDeadLetterQueue(t *testing.T) {
+	ctx := context.Background()
+	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "refill", VisibilityTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	wc := config.Defaults()
+	stack.Configure(&wc)
+	wc.VisibilityTimeout, wc.GracePeriod, wc.WaitTime = 3*time.Second, time.Second, time.Second
+	q := stack.SQSClient()
+	for i := range 3 {
+		body := `{"n":` + strconv.Itoa(i) + `}`
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &stack.DeadLetterURL, MessageBody: &body,
+			MessageAttributes: map[string]sqstypes.MessageAttributeValue{AttrReason: stringAttr("not-an-image")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	workCtx, stopWork := context.WithCancel(ctx)
+	workDone := make(chan error, 1)
+	go func() { workDone <- NewConsumer(wc, q, deadLetterAll{}, slog.New(slog.DiscardHandler)).Run(workCtx) }()
+	defer func() { stopWork(); <-workDone }()
+
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	r, err := Redrive(rctx, q, stack.DeadLetterURL, stack.QueueURL, RedriveOptions{All: true})
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Redrive --all did not end within 20 s (%d moved)", r.Moved)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Present != 3 || r.Moved != 3 {
+		t.Errorf("Redrive(All) = %+v; want the 3 present moved once each", r)
+	}
+	for wait := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		d, err := Status(ctx, q, nil, stack.QueueURL, stack.DeadLetterURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.DeadLetter == 3 && d.Visible == 0 && d.InFlight == 0 {
+			break // failed again, back where they were
+		}
+		if time.Now().After(wait) {
+			t.Fatalf("queues never settled with the 3 dead letters back: %+v", d)
+		}
 	}
 }
