@@ -87,7 +87,7 @@ DIFF ?= auto
 SNAPSHOT = infra/stack/testdata/thumbq-$(ENV).template.json
 # Optional email subscriptions, comma-separated: make deploy NOTIFY_EMAILS=a@example.com OPS_EMAILS=ops@example.com
 CDK_CONTEXT = -c env=$(ENV) $(if $(NOTIFY_EMAILS),-c notifyEmails=$(NOTIFY_EMAILS)) $(if $(OPS_EMAILS),-c opsEmails=$(OPS_EMAILS))
-.PHONY: cdk-cli synth diff bootstrap deploy destroy diagram snapshot
+.PHONY: cdk-cli synth diff bootstrap deploy destroy diagram snapshot lint-template
 
 cdk-cli: $(CDK) ## Install the pinned AWS CDK CLI and cdk-dia into infra/_cli (npm ci)
 
@@ -110,14 +110,26 @@ diff: cdk-cli ## Show what `make deploy` would change (ENV=dev|prod): vs the dep
 	  $(CDK) diff -c env=$(ENV) --template $(SNAPSHOT); \
 	fi
 
-bootstrap: cdk-cli ## Prepare the AWS account and region of your credentials for CDK deployments (once)
+# ECS and Application Auto Scaling create their service-linked roles on first use, and a first
+# deploy can fail while they appear (aws-cdk#4108): bootstrap creates them (an existing one is fine).
+bootstrap: cdk-cli ## Prepare the account and region for CDK deployments, with the ECS and Auto Scaling service-linked roles (once)
+	@for svc in ecs.amazonaws.com ecs.application-autoscaling.amazonaws.com; do \
+	  out=$$(aws iam create-service-linked-role --aws-service-name $$svc 2>&1) && echo "created the service-linked role of $$svc" || \
+	  { echo "$$out" | grep -q 'has been taken' && echo "service-linked role of $$svc: present" || { echo "$$out"; exit 1; }; }; \
+	done
 	$(CDK) bootstrap
 
-deploy: cdk-cli ## Deploy the stack thumbq-ENV (ENV=dev|prod; needs AWS credentials, Docker and a bootstrapped account)
-	$(CDK) deploy $(CDK_CONTEXT) --require-approval broadening
+# APPROVAL=never deploys without asking (CI, no terminal); broadening asks about new IAM or
+# security-group permissions.
+APPROVAL ?= broadening
+deploy: cdk-cli ## Deploy the stack thumbq-ENV (ENV=dev|prod, APPROVAL=never in CI; needs AWS credentials, Docker, make bootstrap)
+	$(CDK) deploy $(CDK_CONTEXT) --require-approval $(APPROVAL)
 
 destroy: cdk-cli ## Delete the stack thumbq-ENV (ENV=dev|prod); dev's buckets go with their objects, prod's buckets and queues are kept
 	$(CDK) destroy $(CDK_CONTEXT)
+
+lint-template: ## Run AWS's cfn-lint on both synthesized templates (make test runs it too)
+	CDK_VALIDATION=false $(GO) test ./infra/stack -run 'TestCfnLint' -v -count=1
 
 snapshot: ## Accept the synthesized templates as the new snapshots (after reviewing `make diff`)
 	$(GO) test ./infra/stack -run Snapshot -update

@@ -196,12 +196,16 @@ func TestDockerfileBuildsTheProductionWorker(t *testing.T) {
 		{df, "-trimpath", "reproducible, no build paths"},
 		{df, "./worker", "the worker package"},
 		{last, "FROM gcr.io/distroless/static-debian12:nonroot", "a small runtime image with CA certificates"},
-		{last, "USER nonroot", "a non-root user"},
+		{last, "USER " + stack.ContainerUser, "the non-root user the task definition names"},
+		{df, "COPY worker/ worker/", "the worker's sources"},
 		{last, `CMD ["work"]`, "the work subcommand"},
 	} {
 		if !strings.Contains(want.where, want.text) {
 			t.Errorf("worker/Dockerfile lacks %q (%s)", want.text, want.why)
 		}
+	}
+	if regexp.MustCompile(`(?m)^RUN .*go mod download`).MatchString(df) {
+		t.Error("worker/Dockerfile runs go mod download: it fetches every module of go.mod, the CDK's too; go build fetches what the worker imports")
 	}
 	if stages < 2 {
 		t.Errorf("worker/Dockerfile has %d stages; want a multi-stage build", stages)

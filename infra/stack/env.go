@@ -34,6 +34,10 @@ type Environment struct {
 
 	MinTasks int // 0 lets the service scale to zero when the queue is empty
 	MaxTasks int
+	// BacklogPerTask is the target of the scaling policy: messages waiting or in flight per task.
+	// A task works off about 6 images/s at the slowest measured input (see make simulate), so
+	// 300 is under a minute of work per task.
+	BacklogPerTask int
 
 	LogRetention  awslogs.RetentionDays // the worker's CloudWatch logs
 	LogExpiryDays int                   // S3 access logs and VPC flow logs
@@ -65,6 +69,7 @@ var Environments = map[string]Environment{
 		Concurrency:         1,
 		MinTasks:            0,
 		MaxTasks:            2,
+		BacklogPerTask:      300,
 		LogRetention:        awslogs.RetentionDays_ONE_WEEK,
 		LogExpiryDays:       7,
 		OldestMessageAlarm:  30 * time.Minute,
@@ -81,6 +86,7 @@ var Environments = map[string]Environment{
 		Concurrency:         2,
 		MinTasks:            1,
 		MaxTasks:            10,
+		BacklogPerTask:      300,
 		LogRetention:        awslogs.RetentionDays_THREE_MONTHS,
 		LogExpiryDays:       90,
 		OldestMessageAlarm:  10 * time.Minute,
@@ -114,6 +120,8 @@ func (e Environment) validate() error {
 	switch {
 	case e.MinTasks < 0 || e.MaxTasks < 1 || e.MinTasks > e.MaxTasks:
 		return fmt.Errorf("env %s: tasks min %d, max %d: want 0 <= min <= max, max >= 1", e.Name, e.MinTasks, e.MaxTasks)
+	case e.BacklogPerTask < 2:
+		return fmt.Errorf("env %s: backlog per task %d: want at least 2", e.Name, e.BacklogPerTask)
 	case e.ThumbnailExpiryDays < 1:
 		return fmt.Errorf("env %s: thumbnail expiry %d days: want at least 1", e.Name, e.ThumbnailExpiryDays)
 	case e.GracePeriod%time.Second != 0:

@@ -36,9 +36,9 @@ func NewNetwork(scope constructs.Construct, id string, props *NetworkProps) *Net
 		GatewayEndpoints: &map[string]*awsec2.GatewayVpcEndpointOptions{
 			"S3": {Service: awsec2.GatewayVpcEndpointAwsService_S3()},
 		},
-		// The default security group is unused (the service has its own). Restricting it takes a
-		// custom-resource Lambda; nothing is attached to it.
-		RestrictDefaultSecurityGroup: jsii.Bool(false),
+		// The default security group is unused (the service has its own); a custom resource removes
+		// its rules, so that nothing placed in it by mistake can talk to anything.
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
 	})
 	n.vpc.AddFlowLog(jsii.String("RejectedTraffic"), &awsec2.FlowLogOptions{
 		TrafficType: awsec2.FlowLogTrafficType_REJECT,

@@ -35,8 +35,10 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		sprops.Description = jsii.String("thumbq (" + props.Env.Name + "): S3 uploads -> EventBridge -> SQS -> Fargate worker -> thumbnails, SNS")
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &sprops)
-	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("thumbq"), nil)
-	awscdk.Tags_Of(stack).Add(jsii.String("env"), jsii.String(props.Env.Name), nil)
+	// Not on dashboards: AWS::CloudWatch::Dashboard takes no Tags (cfn-lint E3002).
+	untaggable := &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard")}
+	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("thumbq"), untaggable)
+	awscdk.Tags_Of(stack).Add(jsii.String("env"), jsii.String(props.Env.Name), untaggable)
 	env := props.Env
 
 	storage := NewStorage(stack, "Storage", &StorageProps{
@@ -64,7 +66,7 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		DeadLetterQueue: ingest.DeadLetterQueue(),
 		Topic:           notes.Topic(),
 	})
-	NewMonitoring(stack, "Monitoring", &MonitoringProps{
+	monitoring := NewMonitoring(stack, "Monitoring", &MonitoringProps{
 		Name:               env.Name,
 		WorkQueue:          ingest.WorkQueue(),
 		DeadLetterQueue:    ingest.DeadLetterQueue(),
@@ -76,19 +78,40 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		OldestMessageAlarm: env.OldestMessageAlarm,
 	})
 
-	addOutputs(stack, storage, ingest, notes)
+	addOutputs(stack, storage, ingest, notes, worker, monitoring)
 	return stack
 }
 
+// Output names of the stack: what an operator (and the moto end-to-end test) configures a worker
+// or a client from.
+const (
+	OutputSourceBucket       = "SourceBucketName"
+	OutputThumbnailBucket    = "ThumbnailBucketName"
+	OutputWorkQueueURL       = "WorkQueueUrl"
+	OutputDeadLetterQueueURL = "DeadLetterQueueUrl"
+	OutputUndeliveredURL     = "UndeliveredEventsQueueUrl"
+	OutputTopicARN           = "TopicArn"
+	OutputOpsTopicARN        = "OpsTopicArn"
+	OutputLogGroup           = "LogGroupName"
+	OutputDashboard          = "DashboardUrl"
+)
+
 // addOutputs shows the names a user needs after a deploy: where to upload, where the thumbnails
-// go, the queues and the topic.
-func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Notifications) {
+// go, the queues, the topics, the worker's logs and the dashboard.
+func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Notifications, worker *Worker, monitoring *Monitoring) {
 	outputs := map[string]*string{
-		"SourceBucketName":    storage.SourceBucket().BucketName(),
-		"ThumbnailBucketName": storage.ThumbnailBucket().BucketName(),
-		"WorkQueueUrl":        ingest.WorkQueue().QueueUrl(),
-		"DeadLetterQueueUrl":  ingest.DeadLetterQueue().QueueUrl(),
-		"TopicArn":            notes.Topic().TopicArn(),
+		OutputSourceBucket:       storage.SourceBucket().BucketName(),
+		OutputThumbnailBucket:    storage.ThumbnailBucket().BucketName(),
+		OutputWorkQueueURL:       ingest.WorkQueue().QueueUrl(),
+		OutputDeadLetterQueueURL: ingest.DeadLetterQueue().QueueUrl(),
+		OutputUndeliveredURL:     ingest.UndeliveredEvents().QueueUrl(),
+		OutputTopicARN:           notes.Topic().TopicArn(),
+		OutputOpsTopicARN:        notes.OpsTopic().TopicArn(),
+		OutputLogGroup:           worker.Logs().LogGroupName(),
+		OutputDashboard: awscdk.Fn_Join(jsii.String(""), &[]*string{
+			jsii.String("https://console.aws.amazon.com/cloudwatch/home?region="), awscdk.Aws_REGION(),
+			jsii.String("#dashboards:name="), monitoring.Dashboard().DashboardName(),
+		}),
 	}
 	for _, name := range slices.Sorted(maps.Keys(outputs)) { // a fixed order: a stable template
 		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: outputs[name]})

@@ -386,10 +386,9 @@ func TestTaskRoleHasLeastPrivilege(t *testing.T) {
 			sort.Strings(got[k])
 		}
 		want := map[string][]string{
-			source:            {"s3:GetBucket*", "s3:GetObject*", "s3:List*"},
-			source + "/*":     {"s3:GetBucket*", "s3:GetObject*", "s3:List*"},
-			thumbnails:        {"s3:GetBucket*", "s3:GetObject*", "s3:List*"},
-			thumbnails + "/*": {"s3:Abort*", "s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:PutObject", "s3:PutObjectLegalHold", "s3:PutObjectRetention", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"},
+			source:            {"s3:ListBucket"},
+			source + "/*":     {"s3:GetObject"},
+			thumbnails + "/*": {"s3:GetObject", "s3:PutObject"},
 			work:              {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 			dead:              {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
 			topic:             {"sns:Publish"},
@@ -436,8 +435,9 @@ func resourceKey(r any) string {
 	return string(b)
 }
 
-func TestServiceScalesOnQueueBacklog(t *testing.T) {
+func TestServiceScalesOnBacklogPerTask(t *testing.T) {
 	eachEnv(t, func(t *testing.T, s *synthesized) {
+		work, _, _ := s.queues(t)
 		check(t, "scalable target", func() {
 			s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalableTarget"), m(
 				"MinCapacity", s.env.MinTasks,
@@ -446,57 +446,158 @@ func TestServiceScalesOnQueueBacklog(t *testing.T) {
 				"ServiceNamespace", "ecs",
 			))
 		})
-		check(t, "scale-out policy", func() {
+		queue := m("Name", "QueueName", "Value", getAtt(work, "QueueName"))
+		sqsQuery := func(id, metric string) assertions.Matcher {
+			return like("Id", id, "ReturnData", false, "MetricStat", like("Stat", "Maximum",
+				"Metric", m("Namespace", "AWS/SQS", "MetricName", metric, "Dimensions", []any{queue})))
+		}
+		check(t, "target tracking on backlog per task", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalingPolicy"), m(
+				"PolicyType", "TargetTrackingScaling",
+				"TargetTrackingScalingPolicyConfiguration", like(
+					"TargetValue", s.env.BacklogPerTask,
+					"CustomizedMetricSpecification", m("Metrics", []any{
+						sqsQuery("visible", "ApproximateNumberOfMessagesVisible"),
+						sqsQuery("inflight", "ApproximateNumberOfMessagesNotVisible"),
+						like("Id", "desired", "MetricStat", like("Metric", like("Namespace", "ECS/ContainerInsights", "MetricName", "DesiredTaskCount"))),
+						m("Id", "perTask", "Expression", BacklogPerTaskExpression, "Label", "Backlog per task", "ReturnData", true),
+					}),
+				),
+			))
+		})
+		steps := s.resources("AWS::ApplicationAutoScaling::ScalingPolicy")
+		stepPolicies := 0
+		for _, p := range steps {
+			if p["Properties"].(map[string]any)["PolicyType"] == "StepScaling" {
+				stepPolicies++
+			}
+		}
+		if s.env.MinTasks > 0 {
+			if stepPolicies != 0 {
+				t.Errorf("%d step policies with a minimum of %d tasks; want none", stepPolicies, s.env.MinTasks)
+			}
+			return
+		}
+		// From zero: one step policy, exact capacity 1, on the backlog while no task is desired.
+		if stepPolicies != 1 {
+			t.Errorf("%d step policies; want 1 (0 -> 1)", stepPolicies)
+		}
+		check(t, "0 -> 1 step policy", func() {
 			s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalingPolicy"), m(
 				"PolicyType", "StepScaling",
 				"StepScalingPolicyConfiguration", like(
-					"AdjustmentType", "ChangeInCapacity",
-					"StepAdjustments", arrayWith(like("MetricIntervalLowerBound", 0, "ScalingAdjustment", 1)), // bounds relative to the alarm threshold, 1
+					"AdjustmentType", "ExactCapacity",
+					"StepAdjustments", arrayWith(like("MetricIntervalLowerBound", 0, "ScalingAdjustment", 1)),
 				),
 			))
 		})
-		check(t, "scale-in policy", func() {
-			s.template.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalingPolicy"), m(
-				"StepScalingPolicyConfiguration", like(
-					"StepAdjustments", arrayWith(like("MetricIntervalUpperBound", 0, "ScalingAdjustment", -1)),
-				),
+		check(t, "its alarm watches the wake expression", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), m(
+				"Metrics", arrayWith(like("Expression", WakeExpression)),
+				"Threshold", 1, "ComparisonOperator", "GreaterThanOrEqualToThreshold",
 			))
 		})
-		// The scaling alarms watch visible + in-flight messages of the work queue.
-		work, _, _ := s.queues(t)
-		backlog := 0
-		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
-			b, _ := json.Marshal(a)
-			if strings.Contains(string(b), `"visible + inflight"`) && strings.Contains(string(b), work) {
-				backlog++
-			}
+	})
+}
+
+func TestFailureAlarmsAreRateBasedAndNotifyWithOKActions(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		work, dead, undelivered := s.queues(t)
+		ops := s.id(t, "AWS::SNS::Topic", m("DisplayName", "thumbq alarms"))
+		toOps := func(kv ...any) map[string]any {
+			return m(append(kv, "AlarmActions", []any{ref(ops)}, "OKActions", []any{ref(ops)}, "TreatMissingData", "notBreaching")...)
 		}
-		if backlog != 2 {
-			t.Errorf("%d scaling alarms on the work queue's backlog; want 2 (out and in)", backlog)
+		arrivals := func(what, queue string) {
+			check(t, what, func() {
+				s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), toOps(
+					"Metrics", arrayWith(
+						like("Expression", "MAX([sent, DIFF(depth)])", "ReturnData", true),
+						like("Id", "depth", "MetricStat", like("Metric", like("MetricName", "ApproximateNumberOfMessagesVisible",
+							"Dimensions", []any{m("Name", "QueueName", "Value", getAtt(queue, "QueueName"))}))),
+						like("Id", "sent", "MetricStat", like("Period", 300, "Stat", "Sum", "Metric", like("MetricName", "NumberOfMessagesSent",
+							"Dimensions", []any{m("Name", "QueueName", "Value", getAtt(queue, "QueueName"))}))),
+					),
+					"Threshold", 0, "ComparisonOperator", "GreaterThanThreshold", "EvaluationPeriods", 1,
+				))
+			})
+		}
+		arrivals("new dead letters", dead)
+		arrivals("new undelivered events", undelivered)
+		check(t, "worker errors", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), toOps(
+				"Metrics", []any{like("MetricStat", like("Stat", "Sum", "Metric", like("MetricName", "WorkerErrors", "Namespace", "thumbq/"+s.env.Name)))},
+				"Threshold", 0, "ComparisonOperator", "GreaterThanThreshold",
+			))
+		})
+		check(t, "crash loop: desired above running for 10 minutes", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), toOps(
+				"Metrics", arrayWith(like("Expression", "desired - running")),
+				"Threshold", 0, "ComparisonOperator", "GreaterThanThreshold", "EvaluationPeriods", 10,
+			))
+		})
+		check(t, "oldest message", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), toOps(
+				"Namespace", "AWS/SQS", "MetricName", "ApproximateAgeOfOldestMessage",
+				"Dimensions", []any{m("Name", "QueueName", "Value", getAtt(work, "QueueName"))},
+				"Threshold", s.env.OldestMessageAlarm.Seconds(),
+			))
+		})
+		// No alarm on a queue's depth: it would stay in ALARM while a dead letter is kept (14 days).
+		for id, a := range s.resources("AWS::CloudWatch::Alarm") {
+			if a["Properties"].(map[string]any)["MetricName"] == "ApproximateNumberOfMessagesVisible" {
+				t.Errorf("alarm %s is on a queue's depth", id)
+			}
 		}
 	})
 }
 
-func TestAlarmsNotifyTheOperationsTopic(t *testing.T) {
+func TestEgressIsHTTPSOnlyAndTheDefaultSecurityGroupIsRestricted(t *testing.T) {
 	eachEnv(t, func(t *testing.T, s *synthesized) {
-		work, dead, undelivered := s.queues(t)
-		ops := s.id(t, "AWS::SNS::Topic", m("DisplayName", "thumbq alarms"))
-		alarm := func(what, metric, queue string, threshold float64) {
-			check(t, what, func() {
-				s.template.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), m(
-					"Namespace", "AWS/SQS",
-					"MetricName", metric,
-					"Dimensions", []any{m("Name", "QueueName", "Value", getAtt(queue, "QueueName"))},
-					"Threshold", threshold,
-					"ComparisonOperator", "GreaterThanThreshold",
-					"AlarmActions", []any{ref(ops)},
-					"OKActions", []any{ref(ops)},
-				))
-			})
+		check(t, "egress 443 only", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), m(
+				"SecurityGroupEgress", []any{like("IpProtocol", "tcp", "FromPort", 443, "ToPort", 443, "CidrIp", "0.0.0.0/0")},
+			))
+		})
+		for id, sg := range s.resources("AWS::EC2::SecurityGroup") {
+			b, _ := json.Marshal(sg["Properties"].(map[string]any)["SecurityGroupEgress"])
+			if strings.Contains(string(b), `"-1"`) {
+				t.Errorf("security group %s allows all protocols out: %s", id, b)
+			}
 		}
-		alarm("dead letters", "ApproximateNumberOfMessagesVisible", dead, 0)
-		alarm("undelivered events", "ApproximateNumberOfMessagesVisible", undelivered, 0)
-		alarm("oldest message", "ApproximateAgeOfOldestMessage", work, s.env.OldestMessageAlarm.Seconds())
+		check(t, "default security group restricted", func() {
+			s.template.ResourceCountIs(jsii.String("Custom::VpcRestrictDefaultSG"), jsii.Number(1))
+		})
+	})
+}
+
+func TestContainerRunsAsNonRootUser(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		check(t, "user", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), m(
+				"ContainerDefinitions", []any{like("User", "65532:65532", "ReadonlyRootFilesystem", true)},
+			))
+		})
+	})
+}
+
+func TestOutputsNameWhatAnOperatorNeeds(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		outputs := s.json["Outputs"].(map[string]any)
+		for _, name := range []string{OutputSourceBucket, OutputThumbnailBucket, OutputWorkQueueURL, OutputDeadLetterQueueURL,
+			OutputUndeliveredURL, OutputTopicARN, OutputOpsTopicARN, OutputLogGroup, OutputDashboard} {
+			if _, ok := outputs[name]; !ok {
+				t.Errorf("no output %s", name)
+			}
+		}
+		logs := s.id(t, "AWS::Logs::LogGroup", nil)
+		if got := outputs[OutputLogGroup].(map[string]any)["Value"]; !jsonEqual(got, ref(logs)) {
+			t.Errorf("output %s = %v; want the worker's log group %s", OutputLogGroup, got, logs)
+		}
+		b, _ := json.Marshal(outputs[OutputDashboard])
+		dash := s.id(t, "AWS::CloudWatch::Dashboard", nil)
+		if !strings.Contains(string(b), "#dashboards:name=") || !strings.Contains(string(b), dash) {
+			t.Errorf("output %s = %s; want a console link to %s", OutputDashboard, b, dash)
+		}
 	})
 }
 
@@ -509,7 +610,8 @@ func TestDashboardShowsQueuesTasksAndErrors(t *testing.T) {
 		for _, d := range dashboards {
 			b, _ := json.Marshal(d)
 			for _, metric := range []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
-				"ApproximateAgeOfOldestMessage", "RunningTaskCount", "WorkerErrors"} {
+				"ApproximateAgeOfOldestMessage", "RunningTaskCount", "DesiredTaskCount", "WorkerErrors",
+				`\"` + MetricsNamespace + `\",\"Processed`, "Failed", "Latency", "MemoryWaits"} {
 				if !strings.Contains(string(b), metric) {
 					t.Errorf("dashboard lacks %s", metric)
 				}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -24,6 +25,9 @@ import (
 
 // Dockerfile is the worker image's Dockerfile, relative to the repository root (the build context).
 const Dockerfile = "worker/Dockerfile"
+
+// ContainerUser is the user:group the worker runs as: distroless's nonroot (65532), as in Dockerfile.
+const ContainerUser = "65532:65532"
 
 // WorkerProps configures Worker.
 type WorkerProps struct {
@@ -45,6 +49,7 @@ type Worker struct {
 	constructs.Construct
 	cluster awsecs.Cluster
 	service awsecs.FargateService
+	logs    awslogs.LogGroup
 	errors  awslogs.MetricFilter
 }
 
@@ -56,7 +61,8 @@ func NewWorker(scope constructs.Construct, id string, props *WorkerProps) *Worke
 		Vpc:                 props.Vpc,
 		ContainerInsightsV2: awsecs.ContainerInsights_ENABLED, // RunningTaskCount for the dashboard
 	})
-	logs := w.addLogs(props.Env)
+	w.logs = w.addLogs(props.Env)
+	logs := w.logs
 	task := w.addTaskDefinition(props.Env)
 	addContainer(task, logs, props)
 	grantTaskRole(task, props)
@@ -107,6 +113,9 @@ func addContainer(task awsecs.FargateTaskDefinition, logs awslogs.ILogGroup, pro
 		// ECS sends SIGTERM, waits this long, then SIGKILL: the worker's grace period and margin.
 		StopTimeout:            seconds(config.StopTimeout(props.Env.GracePeriod)),
 		ReadonlyRootFilesystem: jsii.Bool(true), // the worker writes no files
+		// distroless's nonroot user, stated here too so that the task never runs as root whatever
+		// the image says.
+		User: jsii.String(ContainerUser),
 		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
 			LogGroup:     logs,
 			StreamPrefix: jsii.String("worker"),
@@ -142,23 +151,28 @@ func containerEnvironment(props *WorkerProps) map[string]*string {
 	}
 }
 
-// grantTaskRole gives the task role least privilege: read uploads; write thumbnails and read them
-// back (a presigned GET is authorized as the task role); consume the work queue; send bad uploads
-// to its dead-letter queue; publish to the topic.
+// grantTaskRole gives the task role least privilege, action by action: read uploads (GetObject,
+// which also authorizes HeadObject) and list the source bucket (so that a missing key is a 404,
+// not a 403); write thumbnails and read them back (a presigned GET is authorized as the task
+// role); consume the work queue; send bad uploads to its dead-letter queue; publish to the topic.
+// CDK's GrantRead and GrantPut would add about 50 actions (s3:GetObject*, s3:List*,
+// s3:GetBucket*, legal hold, retention, tagging, Abort*) the worker never calls.
 func grantTaskRole(task awsecs.FargateTaskDefinition, props *WorkerProps) {
 	role := task.TaskRole()
-	props.SourceBucket.GrantRead(role, nil)
-	props.ThumbnailBucket.GrantPut(role, nil)
-	props.ThumbnailBucket.GrantRead(role, nil)
+	grant(role, props.SourceBucket.ArnForObjects(jsii.String("*")), "s3:GetObject")
+	grant(role, props.SourceBucket.BucketArn(), "s3:ListBucket")
+	grant(role, props.ThumbnailBucket.ArnForObjects(jsii.String("*")), "s3:GetObject", "s3:PutObject")
 	props.WorkQueue.GrantConsumeMessages(role)
 	props.DeadLetterQueue.GrantSendMessages(role)
-	props.Topic.GrantPublish(role)
+	// Not Topic.GrantPublish: with the flag applyImportedAliasPermissionsToPrincipal it adds
+	// kms:GenerateDataKey*/Decrypt on key/* for the aws/sns alias, which the AWS-managed key's own
+	// policy already allows to every principal of the account through SNS.
+	grant(role, props.Topic.TopicArn(), "sns:Publish")
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("Object-level grants on the two buckets (any key: uploads can have any name) and the " +
-			"action groups of CDK's S3 read/put grants; every statement names its bucket."),
+		Reason: jsii.String("s3:GetObject on the source bucket's objects and s3:GetObject/s3:PutObject on the thumbnail " +
+			"bucket's objects: uploads can have any key, so the resource is <bucket>/*; no action wildcard."),
 		AppliesTo: &[]interface{}{
-			"Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:Abort*",
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<.*(SourceBucket|ThumbnailBucket).*\.Arn>\/\*$/`)},
 		},
 	}}, jsii.Bool(true))
@@ -169,6 +183,15 @@ func grantTaskRole(task awsecs.FargateTaskDefinition, props *WorkerProps) {
 	}}, jsii.Bool(true))
 }
 
+// grant allows exactly these actions on one resource, in the grantee's default policy.
+func grant(grantee awsiam.IGrantable, resource *string, actions ...string) {
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings(actions...),
+		ResourceArns: &[]*string{resource},
+	})
+}
+
 // addService creates the Fargate service in the public subnets (see Network), with a security
 // group that lets nothing in, replacing tasks before it stops old ones and rolling back a failed
 // deployment.
@@ -176,8 +199,12 @@ func (w *Worker) addService(task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) 
 	sg := awsec2.NewSecurityGroup(w.Construct, jsii.String("Tasks"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("thumbq worker tasks: no inbound, outbound to AWS APIs"),
-		AllowAllOutbound: jsii.Bool(true),
+		AllowAllOutbound: jsii.Bool(false),
 	})
+	// Every AWS API the worker calls (S3 through the gateway endpoint, SQS, SNS, ECR, CloudWatch
+	// Logs, the ECS agent's credentials) is HTTPS. The ECS agent endpoint is link-local and not
+	// governed by the security group.
+	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs"), jsii.Bool(false))
 	w.service = awsecs.NewFargateService(w.Construct, jsii.String("Service"), &awsecs.FargateServiceProps{
 		Cluster:           w.cluster,
 		TaskDefinition:    task,
@@ -191,42 +218,141 @@ func (w *Worker) addService(task awsecs.FargateTaskDefinition, vpc awsec2.IVpc) 
 }
 
 // scaleOnBacklog scales the service between the environment's MinTasks and MaxTasks on the
-// backlog: messages waiting plus messages being worked on, so that a task is removed only when
-// nothing is left for it. Step scaling works from zero tasks (target tracking on backlog per task
-// would not).
+// backlog per task: (visible + in-flight messages) / desired tasks, by target tracking on a
+// metric-math expression. Target tracking computes desired = ceil(desired x metric / target), so
+// dividing by the desired count (not the running one) lands on backlog / target in one step, even
+// while tasks are still starting. It cannot leave zero tasks (a per-task figure of zero tasks is
+// meaningless), so a step policy whose metric is the backlog only while nothing is desired starts
+// the first task.
 func (w *Worker) scaleOnBacklog(queue awssqs.IQueue, settings Environment) {
-	backlog := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression: jsii.String("visible + inflight"),
-		UsingMetrics: &map[string]awscloudwatch.IMetric{
-			"visible":  queue.MetricApproximateNumberOfMessagesVisible(maxPerMinute()),
-			"inflight": queue.MetricApproximateNumberOfMessagesNotVisible(maxPerMinute()),
-		},
-		Label:  jsii.String("Backlog"),
-		Period: awscdk.Duration_Minutes(jsii.Number(1)),
-	})
 	scaling := w.service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
 		MinCapacity: jsii.Number(settings.MinTasks),
 		MaxCapacity: jsii.Number(settings.MaxTasks),
 	})
-	scaling.ScaleOnMetric(jsii.String("Backlog"), &awsapplicationautoscaling.BasicStepScalingPolicyProps{
-		Metric:         backlog,
-		AdjustmentType: awsapplicationautoscaling.AdjustmentType_CHANGE_IN_CAPACITY,
+	sqsMetric := func(id, name string) *awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty {
+		return &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
+			Id: jsii.String(id), ReturnData: jsii.Bool(false),
+			MetricStat: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
+				Stat: jsii.String("Maximum"),
+				Metric: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricProperty{
+					Namespace: jsii.String("AWS/SQS"), MetricName: jsii.String(name),
+					Dimensions: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDimensionProperty{
+						{Name: jsii.String("QueueName"), Value: queue.QueueName()},
+					},
+				},
+			},
+		}
+	}
+	desired := &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
+		Id: jsii.String("desired"), ReturnData: jsii.Bool(false),
+		MetricStat: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
+			Stat: jsii.String("Maximum"),
+			Metric: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricProperty{
+				Namespace: jsii.String("ECS/ContainerInsights"), MetricName: jsii.String("DesiredTaskCount"),
+				Dimensions: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDimensionProperty{
+					{Name: jsii.String("ClusterName"), Value: w.cluster.ClusterName()},
+					{Name: jsii.String("ServiceName"), Value: w.service.ServiceName()},
+				},
+			},
+		},
+	}
+	// The L2 policy wires itself to the scalable target; its metric is then replaced by the
+	// expression, which the L2 does not take (it accepts a single metric only).
+	scaling.ScaleToTrackCustomMetric(jsii.String("BacklogPerTask"), &awsecs.TrackCustomMetricProps{
+		Metric:           queue.MetricApproximateNumberOfMessagesVisible(maxPerMinute()),
+		TargetValue:      jsii.Number(settings.BacklogPerTask),
+		ScaleOutCooldown: awscdk.Duration_Minutes(jsii.Number(1)),
+		ScaleInCooldown:  awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+	policy := findChild(scaling, "BacklogPerTask")
+	policy.Node().DefaultChild().(awsapplicationautoscaling.CfnScalingPolicy).SetTargetTrackingScalingPolicyConfiguration(
+		&awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingScalingPolicyConfigurationProperty{
+			TargetValue:      jsii.Number(settings.BacklogPerTask),
+			ScaleOutCooldown: jsii.Number(60),
+			ScaleInCooldown:  jsii.Number(300),
+			CustomizedMetricSpecification: &awsapplicationautoscaling.CfnScalingPolicy_CustomizedMetricSpecificationProperty{
+				Metrics: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
+					sqsMetric("visible", "ApproximateNumberOfMessagesVisible"),
+					sqsMetric("inflight", "ApproximateNumberOfMessagesNotVisible"),
+					desired,
+					{
+						Id:         jsii.String("perTask"),
+						Expression: jsii.String(BacklogPerTaskExpression),
+						Label:      jsii.String("Backlog per task"),
+						ReturnData: jsii.Bool(true),
+					},
+				},
+			},
+		})
+
+	if settings.MinTasks == 0 {
+		w.wakeFromZero(scaling, queue, settings)
+	}
+}
+
+// wakeFromZero starts tasks when there is a backlog and no task is desired: a step policy on the
+// backlog while the desired count is 0 (the metric is 0 otherwise).
+func (w *Worker) wakeFromZero(scaling awsecs.ScalableTaskCount, queue awssqs.IQueue, settings Environment) {
+	wake := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(WakeExpression),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"visible":  queue.MetricApproximateNumberOfMessagesVisible(maxPerMinute()),
+			"inflight": queue.MetricApproximateNumberOfMessagesNotVisible(maxPerMinute()),
+			"desired": awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace:  jsii.String("ECS/ContainerInsights"),
+				MetricName: jsii.String("DesiredTaskCount"),
+				DimensionsMap: &map[string]*string{
+					"ClusterName": w.cluster.ClusterName(),
+					"ServiceName": w.service.ServiceName(),
+				},
+				Statistic: jsii.String("Maximum"),
+				Period:    awscdk.Duration_Minutes(jsii.Number(1)),
+			}),
+		},
+		Label:  jsii.String("Backlog with no task desired"),
+		Period: awscdk.Duration_Minutes(jsii.Number(1)),
+	})
+	// Exact capacities: 1 task from 1 message, 2 (if allowed) from one task's target. Only an
+	// upper alarm exists (no interval below 1), and the metric is 0 whenever a task is desired,
+	// so this never overrides what target tracking chose.
+	scaling.ScaleOnMetric(jsii.String("FromZero"), &awsapplicationautoscaling.BasicStepScalingPolicyProps{
+		Metric:         wake,
+		AdjustmentType: awsapplicationautoscaling.AdjustmentType_EXACT_CAPACITY,
 		ScalingSteps: &[]*awsapplicationautoscaling.ScalingInterval{
-			{Upper: jsii.Number(0), Change: jsii.Number(-1)},
-			{Lower: jsii.Number(1), Change: jsii.Number(1)},
-			{Lower: jsii.Number(100), Change: jsii.Number(2)},
-			{Lower: jsii.Number(1000), Change: jsii.Number(4)},
+			{Lower: jsii.Number(1), Upper: jsii.Number(settings.BacklogPerTask), Change: jsii.Number(1)},
+			{Lower: jsii.Number(settings.BacklogPerTask), Change: jsii.Number(min(2, settings.MaxTasks))},
 		},
 		Cooldown:          awscdk.Duration_Minutes(jsii.Number(1)),
 		EvaluationPeriods: jsii.Number(1),
 	})
 }
 
+// findChild is the construct of this id anywhere below scope (CDK puts a scaling policy under
+// the scalable target it creates inside ScalableTaskCount).
+func findChild(scope constructs.IConstruct, id string) constructs.IConstruct {
+	for _, c := range *scope.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+		if *c.Node().Id() == id {
+			return c
+		}
+	}
+	panic("no construct " + id + " below " + *scope.Node().Path())
+}
+
+// The scaling expressions, over visible and in-flight messages of the work queue and the
+// service's desired task count (all 1-minute maxima). make simulate evaluates the same strings.
+const (
+	BacklogPerTaskExpression = "(visible + inflight) / IF(desired > 0, desired, 1)"
+	WakeExpression           = "IF(FILL(desired, 0) < 1, visible + inflight, 0)"
+)
+
 // Cluster is the ECS cluster of the service.
 func (w *Worker) Cluster() awsecs.ICluster { return w.cluster }
 
 // Service is the Fargate service.
 func (w *Worker) Service() awsecs.IBaseService { return w.service }
+
+// Logs is the worker's log group.
+func (w *Worker) Logs() awslogs.ILogGroup { return w.logs }
 
 // Errors is the number of log lines at level ERROR.
 func (w *Worker) Errors() awscloudwatch.IMetric {
