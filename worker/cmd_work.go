@@ -54,9 +54,12 @@ func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	s3c := s3.NewFromConfig(awsCfg, s3Options)
-	h := &pipeline.Handler{Processor: pipeline.New(cfg, s3c, sns.NewFromConfig(awsCfg), credentialsExpire(awsCfg))}
-	c := queue.NewConsumer(cfg, sqs.NewFromConfig(awsCfg), h, log)
+	s3c, snsc, sqsc := s3.NewFromConfig(awsCfg, s3Options), sns.NewFromConfig(awsCfg), sqs.NewFromConfig(awsCfg)
+	if err := preflight(ctx, cfg, preflightClients{sqs: sqsc, s3: s3c, sns: snsc}); err != nil {
+		return err
+	}
+	h := &pipeline.Handler{Processor: pipeline.New(cfg, s3c, snsc, credentialsExpire(awsCfg))}
+	c := queue.NewConsumer(cfg, sqsc, h, log)
 	return c.Run(ctx)
 }
 

@@ -80,8 +80,8 @@ const (
 	// never ends) before the worker gives up and exits non-zero, so that ECS sees the task fail.
 	ReceiveFailureLimit = 5 * time.Minute
 	// StopReceiveWait is how long a stop waits for a long poll under way to return (its messages
-	// are then handed back) before cancelling it, so an idle worker exits within about a second.
-	StopReceiveWait = time.Second
+	// are then handed back) before cancelling it, so an idle worker exits within a second.
+	StopReceiveWait = 500 * time.Millisecond
 )
 
 // Config is the worker's whole configuration.

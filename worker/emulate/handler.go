@@ -17,7 +17,7 @@ var snsActions = map[string]bool{
 	"Subscribe": true, "Unsubscribe": true, "Publish": true, "PublishBatch": true,
 	"ListTopics": true, "CreateTopic": true, "DeleteTopic": true, "ListSubscriptions": true,
 	"ListSubscriptionsByTopic": true, "GetSubscriptionAttributes": true,
-	"SetSubscriptionAttributes": true, "ConfirmSubscription": true,
+	"SetSubscriptionAttributes": true, "ConfirmSubscription": true, "GetTopicAttributes": true,
 }
 
 // maxQueryBody bounds the form bodies read to find a query-protocol Action (SNS and SQS messages

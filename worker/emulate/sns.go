@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,8 +20,12 @@ import (
 const maxSNSMessage = 262144
 
 func (s *Stack) serveSNS(w http.ResponseWriter, r *http.Request, action string) {
-	if action == "Publish" {
+	switch action {
+	case "Publish":
 		s.publish(w, r)
+		return
+	case "GetTopicAttributes": // goaws has no such action; the worker checks its topic with it
+		s.topicAttributes(w, r)
 		return
 	}
 	s.callGoaws(w, r, action)
@@ -127,6 +132,44 @@ func (s *Stack) publish(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(http.StatusOK)
 	_ = xml.NewEncoder(w).Encode(result{MessageID: messageID, RequestID: newID()})
+}
+
+// topicAttributes answers GetTopicAttributes with the attributes SNS always has, or NotFound.
+func (s *Stack) topicAttributes(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeSNSError(w, http.StatusBadRequest, "InvalidParameter", "Invalid parameter: malformed request")
+		return
+	}
+	arn := r.Form.Get("TopicArn")
+	structure.RLock()
+	models.SyncTopics.RLock()
+	topic, ok := models.SyncTopics.Topics[arn[strings.LastIndex(arn, ":")+1:]]
+	ok = ok && topic.Arn == arn
+	subs := 0
+	if ok {
+		subs = len(topic.Subscriptions)
+	}
+	models.SyncTopics.RUnlock()
+	structure.RUnlock()
+	if !ok {
+		writeSNSError(w, http.StatusNotFound, "NotFound", "Topic does not exist")
+		return
+	}
+	type entry struct {
+		Key   string `xml:"key"`
+		Value string `xml:"value"`
+	}
+	type result struct {
+		XMLName   xml.Name `xml:"http://sns.amazonaws.com/doc/2010-03-31/ GetTopicAttributesResponse"`
+		Entries   []entry  `xml:"GetTopicAttributesResult>Attributes>entry"`
+		RequestID string   `xml:"ResponseMetadata>RequestId"`
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusOK)
+	_ = xml.NewEncoder(w).Encode(result{RequestID: newID(), Entries: []entry{
+		{"TopicArn", arn}, {"DisplayName", ""}, {"SubscriptionsConfirmed", fmt.Sprint(subs)},
+		{"SubscriptionsPending", "0"}, {"SubscriptionsDeleted", "0"},
+	}})
 }
 
 func (s *Stack) envelope(messageID string, req *models.PublishRequest, message, subscriptionARN string) string {
