@@ -6,7 +6,6 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -86,7 +85,7 @@ func TestScaledPNGDecodeLooksLikeTheFullDecode(t *testing.T) {
 }
 
 func TestAnInterlacedPNGIsReducedWhileDecodingToo(t *testing.T) {
-	path := filepath.Join(runtime.GOROOT(), "src", "image", "png", "testdata", "pngsuite", "basn3p04-31i.png") // Adam7, despite its name
+	path := filepath.Join(goroot(), "src", "image", "png", "testdata", "pngsuite", "basn3p04-31i.png") // Adam7, despite its name
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Skipf("PngSuite is not installed: %v", err)

@@ -1,12 +1,12 @@
 package thumb
 
 import (
-	"github.com/thumbq/thumbq/worker/failure"
-
 	"bytes"
 	"image"
 	"image/png"
 	"sync"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 // encode writes the thumbnail as PNG: 8-bit RGB when every pixel is opaque, 8-bit RGBA with

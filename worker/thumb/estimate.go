@@ -7,7 +7,8 @@ type Header struct {
 	Orientation   int    // EXIF orientation (1..8), 1 when none
 }
 
-// encoderMemory is the PNG encoder's compressor state (see encode.go), about a megabyte.
+// encoderMemory bounds the PNG encoder's compressor state (see encode.go): compress/flate's at
+// its best compression, under a megabyte.
 const encoderMemory = 1 << 20
 
 // Estimate reads the header of data as Make does before it decodes (sniff, check limits, read
@@ -40,10 +41,14 @@ func Estimate(data []byte, opts Options) (h Header, bytes int64, err error) {
 
 // thumbnailMemory bounds what resize, orient and encode allocate: the box pre-shrunk image (4
 // bytes a pixel; the pre-shrink leaves each side 2 to 4 times the thumbnail's, and never larger
-// than the decoded image), the sums of one of its rows, three thumbnail-sized images (the
-// resampled, the turned and the unpremultiplied one) and the encoder's state.
+// than the decoded image) and the sums of one of its rows; Catmull-Rom's intermediate image
+// (x/image/draw keeps 4 float64 for each pixel of the target's width by the source's height) and
+// its weights (a generous 32 taps of 16 bytes for each target column and row); three
+// thumbnail-sized images (the resampled, the turned and the unpremultiplied one); and the PNG
+// encoder's state, which its pool does not keep across a garbage collection.
 func (j *job) thumbnailMemory() int64 {
 	tw, th := j.target()
+	w, h := int64(tw), int64(th)
 	ow, oh := int64(min(j.width, 4*tw+1)), int64(min(j.height, 4*th+1))
-	return 4*ow*oh + 32*ow + 3*4*int64(tw)*int64(th) + encoderMemory
+	return 4*ow*oh + 32*ow + 32*w*oh + 32*16*(w+h) + 3*4*w*h + encoderMemory
 }

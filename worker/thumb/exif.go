@@ -1,10 +1,10 @@
 package thumb
 
 import (
-	"github.com/thumbq/thumbq/worker/failure"
-
 	"bytes"
 	"encoding/binary"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 // readOrientation finds the EXIF orientation (1..8) of the image where its format keeps EXIF

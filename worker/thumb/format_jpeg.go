@@ -129,6 +129,9 @@ func jpegFrame(data []byte) (marker byte, precision, components int, ok bool) {
 	return marker, precision, components, ok
 }
 
+// jpegDecoderState bounds the memory of jpegscale's decoder besides the image (see jpegMemory).
+const jpegDecoderState = 128 << 10
+
 // jpegMemory estimates the peak memory of a JPEG decode from the frame header.
 //
 // When the thumbnail allows a reduction of 2 or more and the frame is one jpegscale decodes
@@ -141,6 +144,10 @@ func jpegFrame(data []byte) (marker byte, precision, components int, ok bool) {
 // on top; for a progressive file, the coefficients of every block, 4 bytes a pixel and
 // component. A file jpegscale refuses only once in its scans (rare: invalid data image/jpeg
 // tolerates) falls back to the full-size decode, which this estimate then undercounts.
+//
+// jpegscale's decoder state (about 54 KB of Huffman tables, and 16 KB of skip table for each of
+// up to four AC tables) is pooled, but a garbage collection empties the pool: it is counted as
+// jpegDecoderState.
 func jpegMemory(data []byte, w, h, shrink int) int64 {
 	marker, precision, nc, ok := jpegFrame(data)
 	if !ok {
@@ -155,7 +162,7 @@ func jpegMemory(data []byte, w, h, shrink int) int64 {
 			kept := map[int]int64{8: 1, 4: 5, 2: 25}[s]
 			n += blocks * (2*kept + 8)
 		}
-		return n
+		return n + jpegDecoderState
 	}
 	n := int64(nc) * pw * ph
 	if nc == 4 {

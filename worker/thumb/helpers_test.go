@@ -1,6 +1,10 @@
 package thumb
 
 import (
+	"os/exec"
+	"strings"
+	"sync"
+
 	"github.com/thumbq/thumbq/worker/failure"
 
 	"bytes"
@@ -155,3 +159,13 @@ func swapFormat(name string, change func(*format)) (restore func()) {
 	change(f)
 	return func() { *f = saved }
 }
+
+// goroot is the Go installation's root, where the standard library's test images are, from
+// "go env GOROOT" (runtime.GOROOT is deprecated). The tests that use them skip without it.
+var goroot = sync.OnceValue(func() string {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+})

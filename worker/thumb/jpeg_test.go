@@ -1,13 +1,13 @@
 package thumb
 
 import (
-	"github.com/thumbq/thumbq/worker/failure"
-
 	"errors"
 	"image"
 	"io"
 	"path/filepath"
 	"testing"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 // withoutScaledJPEG runs f with JPEG decoded at full size by image/jpeg, as before jpegscale.

@@ -1,8 +1,6 @@
 package thumb
 
 import (
-	"github.com/thumbq/thumbq/worker/failure"
-
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 var (

@@ -1,12 +1,11 @@
 package thumb
 
 import (
-	"github.com/thumbq/thumbq/worker/failure"
-
 	"image"
 
 	"golang.org/x/image/draw"
 
+	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/thumb/internal/box"
 )
 

@@ -1,14 +1,14 @@
 package thumb
 
 import (
-	"github.com/thumbq/thumbq/worker/failure"
-
 	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 var samplesOut = flag.String("samples-out", "", "write the thumbnails of worker/samples to this folder, to look at them")

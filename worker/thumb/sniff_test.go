@@ -1,14 +1,14 @@
 package thumb
 
 import (
-	"github.com/thumbq/thumbq/worker/failure"
-
 	"bytes"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 func TestSniffReadsTheBytesNotTheName(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -16,7 +15,7 @@ import (
 // thumbnail of video-001.png (or of its own PNG rendering), and every image of PngSuite (32x32 or smaller, so not resized) must
 // keep its decoded pixels exactly.
 func TestGoTestImages(t *testing.T) {
-	dir := filepath.Join(runtime.GOROOT(), "src", "image", "testdata")
+	dir := filepath.Join(goroot(), "src", "image", "testdata")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("Go's test images are not installed: %v", err)
 	}
@@ -38,7 +37,7 @@ func TestGoTestImages(t *testing.T) {
 		})
 	}
 
-	suite, _ := filepath.Glob(filepath.Join(runtime.GOROOT(), "src", "image", "png", "testdata", "pngsuite", "*.png"))
+	suite, _ := filepath.Glob(filepath.Join(goroot(), "src", "image", "png", "testdata", "pngsuite", "*.png"))
 	if len(suite) == 0 {
 		t.Fatal("no PngSuite images found")
 	}

@@ -1,9 +1,9 @@
 package thumb
 
 import (
-	"github.com/thumbq/thumbq/worker/failure"
-
 	"image"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 // Options sets the box a thumbnail must fit in and the largest source accepted.

@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"image/jpeg"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
-// benchInput reads one of the large inputs of /tmp/bench-inputs, skipping the benchmark when
-// it is absent.
+// benchInput reads one of the large inputs make bench writes to .bench/inputs at the top of the
+// repository, skipping the benchmark when it is absent.
 func benchInput(b *testing.B, name string) []byte {
-	data, err := os.ReadFile("/tmp/bench-inputs/" + name)
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", ".bench", "inputs", name))
 	if err != nil {
-		b.Skipf("no benchmark input: %v", err)
+		b.Skipf("no benchmark input (run make bench once to make .bench/inputs): %v", err)
 	}
 	return data
 }

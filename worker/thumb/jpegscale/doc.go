@@ -18,21 +18,11 @@
 //
 // # Speed and memory
 //
-// Measured with `go test -bench . ./worker/thumb/jpegscale` on the inputs of /tmp/bench-inputs
-// (Go 1.26, a 2-core VM whose speed varies from run to run: the best of three runs, and the
-// range):
-//
-//	4000x3000 baseline 4:4:4 (2 MB) at 1/8      12 ms (11.6-12.0)   0.57 MB   4 allocs
-//	                               at 1/4        23 ms (22.8-24.0)   2.3 MB
-//	                               at 1/2        63 ms (62.6-69.2)   9.0 MB
-//	the same pixels, progressive, at 1/8         12 ms (11.8-13.5)   0.58 MB   4 allocs
-//	                               at 1/4       101 ms (101-115)     3.3 MB
-//	9464x5324 baseline (9 MB) at 1/8             48 ms (47.7-53.3)   2.4 MB    4 allocs
-//	image/jpeg, the 4000x3000 file at full size 221 ms (221-268)     36 MB
-//
 // At 1/8 most of the time goes into Huffman-decoding AC coefficients only to skip them; a skip
-// table takes about 30 us to build, so only scans of 4096 blocks or more get them. The
-// allocations are the output planes; decoders (Huffman and skip tables, the coefficients of
-// progressive files: 2 bytes per block at 1/8, 10 at 1/4, 50 at 1/2, 128 at 1/1, plus 8 for a
-// non-zero mask when AC scans reach past the coefficients kept) are kept in a sync.Pool.
+// table costs more to build than it saves on a small scan (BenchmarkBuildSkip), so only scans of
+// skipTableMinBlocks blocks or more get them. The allocations are the output planes; decoders
+// (Huffman and skip tables, the coefficients of progressive files: 2 bytes per block at 1/8, 10 at
+// 1/4, 50 at 1/2, 128 at 1/1, plus 8 for a non-zero mask when AC scans reach past the coefficients
+// kept) are kept in a sync.Pool. BenchmarkDecode measures it on the inputs make bench writes to
+// .bench/inputs; the README's benchmark section has the figures.
 package jpegscale

@@ -92,7 +92,8 @@ func texts() [][]byte {
 	rng := rand.New(rand.NewPCG(7, 8))
 	noise := make([]byte, 50000)
 	for i := range noise {
-		noise[i] = byte(rng.UintN(256)) & byte(rng.UintN(256)) // skewed: Huffman-coded well
+		a, b := byte(rng.UintN(256)), byte(rng.UintN(256))
+		noise[i] = a & b // skewed: Huffman-coded well
 	}
 	big := make([]byte, 600000)
 	for i := range big {
