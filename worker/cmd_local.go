@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/thumbq/thumbq/worker/config"
@@ -32,9 +33,17 @@ ended as a thumbnail, a reported failure or a skip, and writes under -out the th
 the thumbnail bucket), the notifications (notifications/<key>.<status>.json: the emulator sends no
 email) and report.json. Exits 0 when every upload has an outcome, 1 otherwise.
 
-With -serve: keeps the emulated endpoint up and prints its address and the bucket names, so any S3
-client can upload (aws --endpoint-url http://127.0.0.1:PORT s3 cp photo.jpg s3://BUCKET/); each
-outcome is printed, and mirrored under -out when given. Ctrl-C stops.
+-out starts empty each time: what an earlier thumbq local wrote there (thumbnail folders such as
+64x64/, notifications/, report.json, worker.log) is removed first, and the command says so. A
+folder holding other files is refused, never cleared.
+
+With -serve: keeps the emulated endpoint up and prints its address (with -addr 127.0.0.1:0, the
+port the system chose) and the bucket names, so any S3 client can upload
+(aws --endpoint-url http://127.0.0.1:PORT s3 cp photo.jpg s3://BUCKET/); each outcome is printed,
+and mirrored under -out when given. -workers 0 starts no worker: it prints the environment with
+which thumbq work, run from another terminal (or several, or in a debugger), consumes the
+emulated queue, and a line per notification those workers publish (notifications are mirrored
+under -out; thumbnails stay in the bucket). Ctrl-C stops.
 The worker's JSON log goes to <out>/worker.log (with -serve and no -out: standard error).
 `
 
@@ -44,6 +53,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("out", "", "folder for thumbnails, notifications and report.json (default \"out\" without -serve)")
 	serve := fs.Bool("serve", false, "keep the emulated endpoint up for uploads from any S3 client")
 	addr := fs.String("addr", "127.0.0.1:4566", "listen address of the emulated endpoint (with -serve; port 0 picks a free one)")
+	workers := fs.Int("workers", 1, "workers in this process (with -serve; 0: none, attach thumbq work yourself)")
 	width := fs.Int("width", config.DefaultThumbWidth, "width of the box thumbnails fit in")
 	height := fs.Int("height", config.DefaultThumbHeight, "height of the box")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the last outcome")
@@ -54,6 +64,10 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "thumbq local: unexpected arguments %v\n", fs.Args())
 		return errUsage
 	}
+	if *workers < 0 || *workers > config.MaxConcurrency || (*workers == 0 && !*serve) {
+		fmt.Fprintf(stderr, "thumbq local: -workers %d: want 1 to %d, or 0 with -serve\n", *workers, config.MaxConcurrency)
+		return errUsage
+	}
 	opts := local.Options{
 		Images:  *images,
 		Out:     *out,
@@ -61,13 +75,22 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Height:  *height,
 		Timeout: *timeout,
 		Stdout:  stdout,
+		Workers: *workers,
+		Command: invokedAs(),
+	}
+	if *workers == 0 {
+		opts.Workers = local.NoWorkers
 	}
 	if !*serve && opts.Out == "" {
 		opts.Out = "out"
 	}
 	if opts.Out != "" {
-		if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		removed, err := local.PrepareOut(opts.Out)
+		if err != nil {
 			return err
+		}
+		if len(removed) > 0 {
+			fmt.Fprintf(stdout, "thumbq local: cleared %s of the previous run's %s\n", opts.Out, strings.Join(removed, ", "))
 		}
 		f, err := os.Create(filepath.Join(opts.Out, "worker.log"))
 		if err != nil {
@@ -84,4 +107,13 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	_, err := local.Run(ctx, opts)
 	return err
+}
+
+// invokedAs is how the user ran this binary, for the commands it suggests: the path as typed
+// (bin/thumbq), or "go run ./worker" for go run's temporary build.
+func invokedAs() string {
+	if strings.Contains(filepath.ToSlash(os.Args[0]), "/go-build") {
+		return "go run ./worker"
+	}
+	return os.Args[0]
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -357,5 +359,145 @@ func TestQueueCommandsWithoutCredentials(t *testing.T) {
 		if !strings.Contains(string(out), "no AWS credentials found (set AWS_PROFILE") || strings.Contains(string(out), "IMDS") {
 			t.Errorf("thumbq %s without credentials said:\n%s\nwant one sentence: no AWS credentials found (set AWS_PROFILE ...)", name, out)
 		}
+	}
+}
+
+// TestLocalClearsItsOutput: a second run on other images leaves only its own thumbnails in the
+// output folder, matching its report.json, and says it cleared the first run's.
+func TestLocalClearsItsOutput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	if res, err := exec.Command(binary, "local", "-images", "samples", "-out", out).CombinedOutput(); err != nil {
+		t.Fatalf("thumbq local -images samples: %v\n%s", err, res)
+	}
+	res, err := exec.Command(binary, "local", "-images", "samples/albums", "-out", out).CombinedOutput()
+	if err != nil {
+		t.Fatalf("thumbq local -images samples/albums: %v\n%s", err, res)
+	}
+	if !strings.Contains(string(res), "cleared "+out+" of the previous run's 64x64/, notifications/, report.json, worker.log") {
+		t.Errorf("the second run did not say what it cleared:\n%s", res)
+	}
+	var thumbs []string
+	filepath.WalkDir(filepath.Join(out, "64x64"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(out, path)
+			thumbs = append(thumbs, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	var rep struct {
+		Results []struct{ Key, Thumbnail string }
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("report.json: %v\n%s", err, b)
+	}
+	var reported []string
+	for _, r := range rep.Results {
+		reported = append(reported, r.Thumbnail)
+	}
+	if want := []string{"64x64/été/φωτο.jpg.png"}; strings.Join(thumbs, ",") != strings.Join(want, ",") || strings.Join(reported, ",") != strings.Join(want, ",") {
+		t.Errorf("after the second run, thumbnails %v and report.json's %v; want only %v", thumbs, reported, want)
+	}
+}
+
+// TestServeWithWorkersElsewhere: thumbq local -serve -addr 127.0.0.1:0 -workers 0 starts no
+// worker and prints the environment a worker needs; a thumbq work started apart with exactly that
+// environment processes the samples, and serve prints each outcome from the notifications.
+func TestServeWithWorkersElsewhere(t *testing.T) {
+	serve := exec.Command(binary, "local", "-serve", "-addr", "127.0.0.1:0", "-workers", "0")
+	stdout, err := serve.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serveLog bytes.Buffer
+	serve.Stderr = &serveLog // the emulator's and (here none) the workers' JSON log
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { serve.Process.Signal(syscall.SIGTERM); serve.Wait() }()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// The banner: the address chosen, then "env \ KEY=VALUE \ ... thumbq work".
+	var endpoint string
+	var env []string
+	for line := range lines {
+		if rest, ok := strings.CutPrefix(line, "thumbq local --serve: emulated S3, SQS and SNS at "); ok {
+			endpoint, _, _ = strings.Cut(rest, " ")
+		}
+		if kv := strings.TrimSuffix(strings.TrimSpace(line), " \\"); strings.Contains(kv, "=") && !strings.Contains(kv, " ") {
+			env = append(env, kv)
+		}
+		if strings.HasSuffix(line, " work") {
+			break
+		}
+	}
+	if endpoint == "" || strings.HasSuffix(endpoint, ":0") || strings.HasSuffix(endpoint, ":4566") || len(env) < 5 {
+		t.Fatalf("serve printed endpoint %q and worker environment %v; want the chosen port and the variables", endpoint, env)
+	}
+
+	work := exec.Command(binary, "work")
+	work.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var workLog bytes.Buffer
+	work.Stdout, work.Stderr = &workLog, &workLog
+	if err := work.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { work.Process.Signal(syscall.SIGTERM); work.Wait() }()
+
+	s3c := s3.New(s3.Options{BaseEndpoint: &endpoint, Region: "us-east-1", UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	uploaded := map[string]bool{}
+	filepath.WalkDir("samples", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		key, _ := filepath.Rel("samples", path)
+		key = filepath.ToSlash(key)
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if _, err := s3c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("thumbq-source"), Key: &key, Body: f}); err != nil {
+			t.Fatalf("PutObject %s: %v", key, err)
+		}
+		uploaded[key] = true
+		return nil
+	})
+	outcomes := map[string]string{}
+	deadline := time.After(60 * time.Second)
+	for len(outcomes) < len(uploaded) {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve ended; outcomes so far %v\nworker log:\n%s", outcomes, workLog.String())
+			}
+			status, rest, _ := strings.Cut(line, " ")
+			key, _, _ := strings.Cut(strings.TrimSpace(rest), ": ")
+			if uploaded[key] {
+				outcomes[key] = status
+			}
+		case <-deadline:
+			t.Fatalf("after 60 s, outcomes for %d of %d uploads: %v\nworker log:\n%s", len(outcomes), len(uploaded), outcomes, workLog.String())
+		}
+	}
+	var ok int
+	for _, s := range outcomes {
+		if s == "ok" {
+			ok++
+		}
+	}
+	if ok != 9 || len(outcomes) != 12 {
+		t.Errorf("outcomes %v; want 9 ok of the 12 samples (3 are not images)", outcomes)
+	}
+	list, err := s3c.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String("thumbq-thumbnails"), Prefix: aws.String("64x64/")})
+	if err != nil || len(list.Contents) != 9 {
+		t.Errorf("the thumbnail bucket holds %d objects (%v); want 9, made by the worker started apart", len(list.Contents), err)
 	}
 }

@@ -45,12 +45,22 @@ type Options struct {
 	Timeout           time.Duration // how long Run waits for the last outcome; 0 means 2 minutes
 	Stdout            io.Writer     // progress lines
 	Logger            *slog.Logger  // the worker's JSON logs; nil means discard
+	// Workers is how many workers (consumers of the work queue, each as thumbq work runs it) run
+	// in this process: 0 means 1; NoWorkers means none, for Serve, so that workers started apart
+	// (thumbq work from another terminal, in a debugger, several of them) do the work.
+	Workers int
+	// Command is how the user runs thumbq, for the commands Serve suggests ("bin/thumbq",
+	// "go run ./worker"); "" means "thumbq".
+	Command string
 	// Ready, when set, is called once the stack is up (Serve: tests use it to find the endpoint).
 	Ready func(*emulate.Stack)
 	// Stack options for tests (fault injection needs the stack before uploads): when set, Run
 	// calls it after the stack starts and before anything is uploaded.
 	BeforeUpload func(*emulate.Stack)
 }
+
+// NoWorkers, as Options.Workers, starts no worker in this process.
+const NoWorkers = -1
 
 // Status is what became of an upload, as report.json says it.
 type Status string
@@ -64,10 +74,10 @@ const (
 // Reasons local mode gives itself, beside the worker's failure codes (package failure): these
 // failures never reached the worker's handler, so no notification is sent for them.
 const (
-	ReasonUploadFailed = "upload-failed"     // the file could not be put into the emulated bucket
-	ReasonNoOutcome    = "no-outcome"        // nothing was heard of it before the timeout
+	ReasonUploadFailed = "upload-failed"        // the file could not be put into the emulated bucket
+	ReasonNoOutcome    = "no-outcome"           // nothing was heard of it before the timeout
 	ReasonMovedBySQS   = "dead-lettered-by-sqs" // SQS moved it to the dead-letter queue itself (the worker died on its last receive)
-	ReasonMirrorFailed = "mirror-failed"     // made and notified, but not copied to the output folder
+	ReasonMirrorFailed = "mirror-failed"        // made and notified, but not copied to the output folder
 )
 
 // Result is one entry of report.json.
@@ -142,18 +152,35 @@ func start(ctx context.Context, opts Options) (*env, error) {
 
 	e := &env{opts: opts, stack: stack, s3: stack.S3Client(), sqs: stack.SQSClient(),
 		outcomes: make(chan pipeline.Outcome, 1024), workDone: make(chan struct{})}
-	h := &pipeline.Handler{Processor: pipeline.New(wc, e.s3, stack.SNSClient(), nil), OnOutcome: func(o pipeline.Outcome) { e.outcomes <- o }}
-	c := queue.NewConsumer(wc, e.sqs, h, opts.Logger)
+	workers := opts.Workers
+	if workers == 0 {
+		workers = 1
+	}
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	e.stopWork = stop
-	go func() {
-		defer close(e.workDone)
-		if err := c.Run(workCtx); err != nil {
-			opts.Logger.Error("worker stopped", "error", err)
+	var running sync.WaitGroup
+	for i := range max(workers, 0) {
+		h := &pipeline.Handler{Processor: pipeline.New(wc, e.s3, stack.SNSClient(), nil), OnOutcome: func(o pipeline.Outcome) { e.outcomes <- o }}
+		log := opts.Logger
+		if workers > 1 {
+			log = log.With("worker", i+1)
 		}
+		c := queue.NewConsumer(wc, e.sqs, h, log)
+		running.Go(func() {
+			if err := c.Run(workCtx); err != nil {
+				log.Error("worker stopped", "error", err)
+			}
+		})
+	}
+	go func() {
+		running.Wait()
+		close(e.workDone)
 	}()
 	return e, nil
 }
+
+// workers reports whether workers run in this process.
+func (e *env) workers() bool { return e.opts.Workers != NoWorkers }
 
 // workerConfig is the worker's configuration for a local run: the defaults, with a shorter
 // visibility timeout, grace period, long poll and retry delay (a local retry or stop need not
@@ -185,6 +212,9 @@ func (e *env) close() {
 // reported failure or a skip), writes the thumbnails, notifications and report.json under
 // opts.Out and returns the report. The error is non-nil when some upload got no outcome.
 func Run(ctx context.Context, opts Options) (Report, error) {
+	if opts.Workers == NoWorkers {
+		return Report{}, errors.New("a run needs a worker of its own (no workers is for serving)")
+	}
 	files, err := listFiles(opts.Images)
 	if err != nil {
 		return Report{}, err
@@ -201,7 +231,11 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	}
 	defer e.close()
 	out := opts.Stdout
-	fmt.Fprintf(out, "thumbq local: emulated S3/SQS/SNS at %s; %d files from %s\n", e.stack.Endpoint, len(files), opts.Images)
+	noun := "files"
+	if len(files) == 1 {
+		noun = "file"
+	}
+	fmt.Fprintf(out, "thumbq local: emulated S3/SQS/SNS at %s; %d %s from %s\n", e.stack.Endpoint, len(files), noun, opts.Images)
 	if opts.BeforeUpload != nil {
 		opts.BeforeUpload(e.stack)
 	}
@@ -209,7 +243,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	defer stopNotify()
 	e.readNotifications(notifyCtx)
 
-	began := time.Now()
+	began := time.Now() // the first upload: the worker is busy from here
 	results, pending := e.uploadAll(ctx, files)
 	if err := e.await(ctx, results, pending); err != nil {
 		return Report{}, err
@@ -481,8 +515,14 @@ func (e *env) readNotifications(ctx context.Context) {
 				continue
 			}
 			for _, m := range out.Messages {
-				if err := e.writeNotification([]byte(*m.Body)); err != nil {
-					e.opts.Logger.Warn("writing a notification", "error", err)
+				if !e.workers() {
+					// The workers are elsewhere: their notifications are all Serve hears of them.
+					fmt.Fprintln(e.opts.Stdout, notificationLine([]byte(*m.Body)))
+				}
+				if e.opts.Out != "" {
+					if err := e.writeNotification([]byte(*m.Body)); err != nil {
+						e.opts.Logger.Warn("writing a notification", "error", err)
+					}
 				}
 				e.notified.Add(1)
 				e.sqs.DeleteMessage(context.WithoutCancel(ctx), &sqs.DeleteMessageInput{QueueUrl: &e.stack.NotificationQueueURL, ReceiptHandle: m.ReceiptHandle})
@@ -500,6 +540,21 @@ type snsEnvelope struct {
 		Type  string `json:"Type"`
 		Value string `json:"Value"`
 	} `json:"MessageAttributes"`
+}
+
+// notificationLine is the progress line of a notification, as a result's line reads.
+func notificationLine(body []byte) string {
+	var n snsEnvelope
+	if err := json.Unmarshal(body, &n); err != nil {
+		return fmt.Sprintf("%-8s a notification that is not SNS's: %v", "?", err)
+	}
+	a := func(k string) string { return n.MessageAttributes[k].Value }
+	switch {
+	case a("reason") != "":
+		return fmt.Sprintf("%-8s %s: %s: %s", a("status"), a("key"), a("reason"), a("detail"))
+	default:
+		return fmt.Sprintf("%-8s %s: %s", a("status"), a("key"), n.Subject)
+	}
 }
 
 func (e *env) writeNotification(body []byte) error {
