@@ -51,7 +51,7 @@ bench-go: ## Run the image engine's Go micro-benchmarks (go test -bench ./worker
 FUZZTIME ?= 1m
 fuzz: ## Fuzz the decoders: JPEG against image/jpeg, PNG's inflater against compress/zlib, PNG against image/png (FUZZTIME=1m each)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/jpegscale
-	$(GO) test -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME) ./worker/thumb/pngscale
+	$(GO) test -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME) ./worker/thumb/internal/inflate
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/pngscale
 
 
