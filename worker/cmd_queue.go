@@ -37,7 +37,8 @@ it starts, as SQS's own move task does, and ends.
 
 Messages the worker dead-lettered for a permanent failure (they carry thumbq-reason: not an
 image, unsupported format, over a limit, corrupt) stay: the upload itself is at fault, and moved
-back it would fail the same way. Upload a mended file instead, or give -all to move them too (for
+back it would fail the same way. Transient failures that outlasted their receives move (reason
+retries-exhausted, or moved by SQS with no reason). Upload a mended file instead, or give -all to move them too (for
 example after raising THUMBQ_MAX_PIXELS). Without -all each message is received, sent and deleted
 by this command (deleting none before its copy is sent), so that its reason can be read; with
 -all, on AWS, SQS moves them in the background (StartMessageMoveTask). The queues come from the
@@ -100,7 +101,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("redrive", "[flags]", redriveHelp, stderr)
-	all := f.Bool("all", false, "move the permanent failures too (those with a thumbq-reason)")
+	all := f.Bool("all", false, "move the permanent failures too (a thumbq-reason other than retries-exhausted)")
 	queueURL, deadLetterURL, parseArgs := queueFlags(f, "redrive", stderr)
 	if err := parseArgs(args); err != nil {
 		return err

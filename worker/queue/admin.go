@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/thumbq/thumbq/worker/failure"
 )
 
 // AdminSQS is the part of the SQS client that Status and Redrive use.
@@ -118,8 +120,9 @@ type Redriven struct {
 	// (StartMessageMoveTask) and does not say how many.
 	Moved int
 	// Left counts, by failure code, the permanent failures left in the dead-letter queue: the
-	// messages the worker dead-lettered with a thumbq-reason. Moving them back cannot succeed
-	// until the upload itself is replaced, so only RedriveOptions.All moves them.
+	// messages the worker dead-lettered with a thumbq-reason other than retries-exhausted. Moving
+	// them back cannot succeed until the upload itself is replaced (or a limit raised), so only
+	// RedriveOptions.All moves them.
 	Left map[string]int
 	// How says how the messages were moved.
 	How string
@@ -149,7 +152,8 @@ type RedriveOptions struct {
 // many as wait there when it starts, as SQS's own move task does, and then returns. A message the
 // worker dead-lettered for a permanent failure (it carries thumbq-reason: not an image, over a
 // limit, ...) fails the same way when moved back, so it stays unless opts.All is set; the rest
-// (messages SQS moved after their last receive, for transient errors) move.
+// (transient failures that outlasted their receives: thumbq-reason retries-exhausted, or moved by
+// SQS itself with no reason) move.
 //
 // Without All it receives, sends and deletes each message itself, deleting none before its copy
 // is sent, so that it can look at the reason. With All it asks SQS to move them
@@ -221,9 +225,9 @@ func moveByHand(ctx context.Context, q AdminSQS, from, to string, opts RedriveOp
 			}
 			seen[id] = true
 			fresh++
-			if reason, ok := m.MessageAttributes[AttrReason]; ok && !opts.All {
+			if code, ok := inputAtFault(m); ok && !opts.All {
 				held = append(held, m)
-				r.Left[aws.ToString(reason.StringValue)]++
+				r.Left[code]++
 				continue
 			}
 			attrs := map[string]sqstypes.MessageAttributeValue{}
@@ -245,6 +249,15 @@ func moveByHand(ctx context.Context, q AdminSQS, from, to string, opts RedriveOp
 		}
 	}
 	return nil
+}
+
+// inputAtFault returns the failure code of a message the worker dead-lettered because the upload
+// itself is at fault: any thumbq-reason but retries-exhausted, which the worker gives a transient
+// failure that outlasted the receives SQS allows (moved back, it may well succeed).
+func inputAtFault(m sqstypes.Message) (string, bool) {
+	a, ok := m.MessageAttributes[AttrReason]
+	code := aws.ToString(a.StringValue)
+	return code, ok && code != string(failure.RetriesExhausted)
 }
 
 func queueArn(ctx context.Context, q AdminSQS, url string) (string, error) {

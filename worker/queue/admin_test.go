@@ -94,7 +94,8 @@ func TestStatusAndRedriveThroughTheEmulator(t *testing.T) {
 
 // TestRedriveLeavesAPermanentFailure runs the real worker (consumer and pipeline) on the emulator.
 // A text file is dead-lettered at once for not being an image: moving it back cannot help, so
-// redrive leaves it (with its reason) and moves only what failed for a transient cause.
+// redrive leaves it (with its reason) and moves only what failed for a transient cause (moved by
+// SQS with no reason, or by the worker as retries-exhausted).
 func TestRedriveLeavesAPermanentFailure(t *testing.T) {
 	ctx := context.Background()
 	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "redrive", VisibilityTimeout: 3 * time.Second})
@@ -153,6 +154,11 @@ func TestRedriveLeavesAPermanentFailure(t *testing.T) {
 	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &stack.DeadLetterURL, MessageBody: &event}); err != nil {
 		t.Fatal(err)
 	}
+	// And one the worker dead-lettered itself after the last receive, for a transient failure.
+	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &stack.DeadLetterURL, MessageBody: &event,
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{AttrReason: stringAttr(string(failure.RetriesExhausted))}}); err != nil {
+		t.Fatal(err)
+	}
 
 	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -163,8 +169,8 @@ func TestRedriveLeavesAPermanentFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Present != 2 || r.Moved != 1 || r.LeftCount() != 1 || r.Left["not-an-image"] != 1 {
-		t.Errorf("Redrive = %+v; want 2 present, 1 moved, not-an-image: 1 left", r)
+	if r.Present != 3 || r.Moved != 2 || r.LeftCount() != 1 || r.Left["not-an-image"] != 1 {
+		t.Errorf("Redrive = %+v; want 3 present, 2 moved (no reason, retries-exhausted), not-an-image: 1 left", r)
 	}
 	// The failure is still in the dead-letter queue, visible again, and nothing goes round.
 	deadLetters(t, 1)
