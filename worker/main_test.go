@@ -369,6 +369,17 @@ func TestLocalClearsItsOutput(t *testing.T) {
 	if res, err := exec.Command(binary, "local", "-images", "samples", "-out", out).CombinedOutput(); err != nil {
 		t.Fatalf("thumbq local -images samples: %v\n%s", err, res)
 	}
+	// Every notification names the real thumbnail bucket, none "s3://.../".
+	notes, _ := filepath.Glob(filepath.Join(out, "notifications", "*.json"))
+	if len(notes) == 0 {
+		t.Errorf("no notifications in %s", out)
+	}
+	for _, p := range notes {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "s3://.../") || (strings.HasSuffix(p, ".ok.json") && !strings.Contains(string(b), "s3://thumbq-thumbnails/64x64/")) {
+			t.Errorf("%s does not name the thumbnail bucket:\n%s", p, b)
+		}
+	}
 	res, err := exec.Command(binary, "local", "-images", "samples/albums", "-out", out).CombinedOutput()
 	if err != nil {
 		t.Fatalf("thumbq local -images samples/albums: %v\n%s", err, res)

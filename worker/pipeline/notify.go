@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,24 +24,26 @@ type Notification struct {
 	Attributes map[string]string
 }
 
-// NewNotification renders the notification of an outcome.
-func NewNotification(o Outcome, now time.Time) Notification {
+// NewNotification renders the notification of an outcome; thumbnailBucket is the bucket its
+// thumbnail is in.
+func NewNotification(o Outcome, thumbnailBucket string, now time.Time) Notification {
 	n := Notification{Attributes: map[string]string{
 		"bucket": o.Object.Bucket,
 		"key":    o.Object.Key,
 		"status": string(o.Status),
 	}}
 	var b strings.Builder
+	var subject string
 	switch o.Status {
 	case OK:
-		n.Subject = "Thumbnail ready: " + o.Object.Key
+		subject = "Thumbnail ready: "
 		fmt.Fprintf(&b, "A thumbnail of s3://%s/%s is ready.\n\n", o.Object.Bucket, o.Object.Key)
 		fmt.Fprintf(&b, "Source:     %s, %dx%d pixels\n", o.Format, o.SourceWidth, o.SourceHeight)
-		fmt.Fprintf(&b, "Thumbnail:  %dx%d PNG, s3://.../%s\n", o.Width, o.Height, o.ThumbnailKey)
+		fmt.Fprintf(&b, "Thumbnail:  %dx%d PNG, s3://%s/%s\n", o.Width, o.Height, thumbnailBucket, o.ThumbnailKey)
 		fmt.Fprintf(&b, "Link:       %s\n", o.URL)
 		fmt.Fprintf(&b, "The link works until %s (%s from now).\n", o.URLExpires.Format(time.RFC1123), roundDuration(o.URLExpires.Sub(now)))
 	default:
-		n.Subject = "Thumbnail failed: " + o.Object.Key
+		subject = "Thumbnail failed: "
 		fmt.Fprintf(&b, "No thumbnail could be made of s3://%s/%s.\n\n", o.Object.Bucket, o.Object.Key)
 		code, detail := failure.Code("unknown"), ""
 		if o.Err != nil {
@@ -50,19 +51,26 @@ func NewNotification(o Outcome, now time.Time) Notification {
 		}
 		fmt.Fprintf(&b, "Reason: %s\n", code)
 		fmt.Fprintf(&b, "Detail: %s\n\n", detail)
-		b.WriteString("The file itself is at fault, so trying it again fails the same way: upload a mended file\n")
-		b.WriteString("and a new thumbnail is made. The event is kept in the dead-letter queue for 14 days.\n")
+		if code == failure.RetriesExhausted {
+			b.WriteString("Every try failed for a passing cause (S3, SNS or the network: the detail is the last).\n")
+			b.WriteString("The event is kept in the dead-letter queue for 14 days: once the cause is mended,\n")
+			b.WriteString("thumbq redrive sends it back to be tried again.\n")
+		} else {
+			b.WriteString("The file itself is at fault (or over this deployment's limits), so trying it again fails\n")
+			b.WriteString("the same way: upload a mended file and a new thumbnail is made. The event is kept in the\n")
+			b.WriteString("dead-letter queue for 14 days.\n")
+		}
 		n.Attributes["reason"] = string(code)
 		n.Attributes["detail"] = truncate(detail, 256)
 	}
 	n.Body = b.String()
-	n.Subject = subjectSafe(n.Subject)
+	n.Subject = subjectFor(subject, o.Object.Key)
 	return n
 }
 
 // publish publishes the notification of an outcome to the topic (Notify makes it once per upload).
 func (p *Processor) publish(ctx context.Context, o Outcome) error {
-	n := NewNotification(o, p.now())
+	n := NewNotification(o, p.ThumbnailBucket, p.now())
 	attrs := make(map[string]snstypes.MessageAttributeValue, len(n.Attributes))
 	for k, v := range n.Attributes {
 		if v == "" {
@@ -82,25 +90,22 @@ func (p *Processor) publish(ctx context.Context, o Outcome) error {
 	return nil
 }
 
-// subjectSafe makes s a valid SNS email subject: printable ASCII, no line breaks, under 100
-// characters. Letters outside ASCII become "?" (the body carries the exact key).
-func subjectSafe(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r < 0x80 && unicode.IsPrint(r):
-			b.WriteRune(r)
-		case unicode.IsSpace(r):
-			b.WriteByte(' ')
-		default:
-			b.WriteByte('?')
-		}
+// maxSubject is SNS's limit for an email subject: under 100 characters.
+const maxSubject = 99
+
+// subjectFor makes a valid SNS email subject of prefix and key: printable ASCII, no line breaks,
+// under 100 characters. A key that is not plain ASCII is transliterated (asciiSubject), a long
+// one shortened with "...", and then the subject says the exact key is in the message.
+func subjectFor(prefix, key string) string {
+	ascii, exact := asciiSubject(key)
+	if exact && len(prefix)+len(ascii) <= maxSubject {
+		return prefix + ascii
 	}
-	out := b.String()
-	if len(out) > 99 {
-		out = out[:96] + "..."
+	const note = " (exact key in the message)"
+	if room := maxSubject - len(prefix) - len(note); len(ascii) > room {
+		ascii = ascii[:room-3] + "..."
 	}
-	return out
+	return prefix + ascii + note
 }
 
 func roundDuration(d time.Duration) time.Duration {

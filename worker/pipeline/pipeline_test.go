@@ -237,7 +237,7 @@ func TestNotification(t *testing.T) {
 	ok := Outcome{Result: Result{Object: event.Object{Bucket: "src", Key: "albums/été/φωτο.jpg"}, Status: OK, Format: "jpeg",
 		SourceWidth: 4000, SourceHeight: 3000, Width: 64, Height: 48, ThumbnailKey: "64x64/albums/été/φωτο.jpg.png",
 		URL: "https://x/y", URLExpires: now.Add(24 * time.Hour)}}
-	n := NewNotification(ok, now)
+	n := NewNotification(ok, "thumbs", now)
 	for _, want := range []string{"s3://src/albums/été/φωτο.jpg", "64x48", "4000x3000", "https://x/y", "24h0m0s", now.Add(24 * time.Hour).Format(time.RFC1123)} {
 		if !strings.Contains(n.Body, want) {
 			t.Errorf("body lacks %q:\n%s", want, n.Body)
@@ -246,13 +246,13 @@ func TestNotification(t *testing.T) {
 	if n.Attributes["bucket"] != "src" || n.Attributes["key"] != "albums/été/φωτο.jpg" || n.Attributes["status"] != "ok" {
 		t.Errorf("attributes = %v", n.Attributes)
 	}
-	if n.Subject != "Thumbnail ready: albums/?t?/????.jpg" {
-		t.Errorf("subject = %q; want non-ASCII letters as ?", n.Subject)
+	if n.Subject != "Thumbnail ready: albums/ete/foto.jpg (exact key in the message)" {
+		t.Errorf("subject = %q; want the key transliterated, saying so", n.Subject)
 	}
 	long := ok
 	long.Object.Key = strings.Repeat("x", 300) + "\nEvil: header"
 	long.Status, long.Err = Failed, failure.New(failure.NotImage, "", "the file starts with text")
-	n = NewNotification(long, now)
+	n = NewNotification(long, "thumbs", now)
 	if len(n.Subject) >= 100 || strings.ContainsAny(n.Subject, "\r\n") {
 		t.Errorf("subject %q is not a valid SNS subject", n.Subject)
 	}
