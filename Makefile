@@ -14,14 +14,24 @@ help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 ## ---- worker -------------------------------------------------------------------------------
-run: ## Run the whole pipeline locally on emulated S3/SQS/SNS (IMAGES=dir OUT=dir)
-	$(GO) run ./worker local --images "$(IMAGES)" --out "$(OUT)"
+# make serve's listen address (ADDR=127.0.0.1:0 picks a free port), its output folder (apart from
+# make run's, since each run clears its own) and its workers (WORKERS=0: attach thumbq work yourself).
+ADDR ?= 127.0.0.1:4566
+SERVE_OUT ?= out/serve
+WORKERS ?= 1
+# The binary records its commit (thumbq --version) even where GOFLAGS says -buildvcs=false; outside
+# a git checkout there is none to record.
+BUILDVCS := $(if $(wildcard .git),-buildvcs=true)
 
-serve: ## Keep the emulated endpoint up for uploads from any S3 client (OUT=dir mirrors thumbnails)
-	$(GO) run ./worker local --serve --out "$(OUT)"
+run: build ## Run the whole pipeline locally on emulated S3/SQS/SNS (IMAGES=dir OUT=dir; each run clears OUT of the last one's)
+	bin/thumbq local --images "$(IMAGES)" --out "$(OUT)"
+
+serve: build ## Keep the emulated endpoint up for any S3 client (ADDR=host:port, SERVE_OUT=dir, WORKERS=n, 0: attach your own)
+	bin/thumbq local --serve --addr "$(ADDR)" --out "$(SERVE_OUT)" --workers "$(WORKERS)"
 
 build: ## Build bin/thumbq (with the local emulators; the container image is built with -tags nolocal)
-	$(GO) build -o bin/thumbq ./worker
+	@[ -x bin/thumbq ] || echo "Compiling bin/thumbq: the first build compiles the AWS SDK, the emulators and the image engine (about 4-5 minutes on 2 cores, 1 GB of memory; later builds take seconds)..."
+	$(GO) build $(BUILDVCS) -o bin/thumbq ./worker
 
 test: test-deps cdk-cli ## Run every test (worker and infra)
 	$(GO) test ./...

@@ -512,3 +512,19 @@ func TestServeWithWorkersElsewhere(t *testing.T) {
 		t.Errorf("the thumbnail bucket holds %d objects (%v); want 9, made by the worker started apart", len(list.Contents), err)
 	}
 }
+
+// TestMakeTargets: make serve takes ADDR and WORKERS; make run says it compiles before it does.
+func TestMakeTargets(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	serve, err := exec.Command("make", "-s", "-C", "..", "-n", "serve", "ADDR=127.0.0.1:0", "WORKERS=0").CombinedOutput()
+	if err != nil || !strings.Contains(string(serve), `--addr "127.0.0.1:0"`) || !strings.Contains(string(serve), `--workers "0"`) {
+		t.Errorf("make -n serve ADDR=127.0.0.1:0 WORKERS=0: %v\n%s", err, serve)
+	}
+	run, err := exec.Command("make", "-s", "-C", "..", "-n", "run").CombinedOutput()
+	notice, build := strings.Index(string(run), "Compiling bin/thumbq"), strings.Index(string(run), "go build")
+	if err != nil || notice < 0 || build < notice {
+		t.Errorf("make -n run does not say it compiles before compiling: %v\n%s", err, run)
+	}
+}

@@ -34,6 +34,7 @@ func PrepareOut(dir string) (removed []string, err error) {
 	}
 	ours := map[string]bool{}
 	owned := false // the folder was written by thumbq local
+	others := 0    // entries that are not thumbq local's
 	for _, e := range entries {
 		switch name := e.Name(); {
 		case name == marker:
@@ -43,9 +44,14 @@ func PrepareOut(dir string) (removed []string, err error) {
 			owned = true // a run from before the marker
 		case e.IsDir() && (name == "notifications" || thumbnailFolder.MatchString(name)):
 			ours[name] = true
+		case e.IsDir() && exists(filepath.Join(dir, name, marker)):
+			// Another output folder inside this one (make serve's out/serve in make run's out):
+			// kept, and no reason to refuse this one.
+		default:
+			others++
 		}
 	}
-	if len(entries) > 0 && !owned {
+	if others+len(ours) > 0 && !owned {
 		return nil, fmt.Errorf("%s holds files that thumbq local did not write; to keep them apart, choose an empty or new folder (-out, make run OUT=...)", dir)
 	}
 	for name := range ours {
@@ -59,4 +65,9 @@ func PrepareOut(dir string) (removed []string, err error) {
 	}
 	sort.Strings(removed)
 	return removed, os.WriteFile(filepath.Join(dir, marker), nil, 0o644)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

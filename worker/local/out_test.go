@@ -54,6 +54,16 @@ func TestPrepareOut(t *testing.T) {
 			t.Errorf("left %v; want %v", names, want)
 		}
 	})
+	t.Run("another output folder inside is kept, and is no reason to refuse", func(t *testing.T) {
+		dir := t.TempDir()
+		write(t, dir, "serve/"+marker, "serve/64x64/a.png")
+		if removed, err := PrepareOut(dir); err != nil || len(removed) != 0 {
+			t.Errorf("PrepareOut(a folder holding make serve's) = %v, %v; want nothing removed, no error", removed, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "serve/64x64/a.png")); err != nil {
+			t.Errorf("the inner output folder lost a thumbnail: %v", err)
+		}
+	})
 	t.Run("a folder thumbq local did not write is refused, untouched", func(t *testing.T) {
 		dir := t.TempDir()
 		write(t, dir, "64x64/holiday.png", "holiday.jpg")
