@@ -9,20 +9,22 @@ import (
 	"github.com/thumbq/thumbq/worker/failure"
 )
 
-// encode writes the thumbnail as PNG: 8-bit RGB when every pixel is opaque, 8-bit RGBA with
-// straight (non-premultiplied) alpha otherwise.
+// encode writes each thumbnail as PNG: 8-bit RGB when every pixel is opaque, 8-bit RGBA with
+// straight (non-premultiplied) alpha otherwise (a pad canvas always has transparent margins).
 func encode(j *job) *failure.Error {
-	m := j.img.(*image.RGBA)
-	var out image.Image = m // png writes an opaque *image.RGBA without an alpha channel
-	if !m.Opaque() {
-		out = unpremultiply(m)
+	j.pngs = make([][]byte, len(j.thumbs))
+	for i, m := range j.thumbs {
+		var out image.Image = m // png writes an opaque *image.RGBA without an alpha channel
+		if !m.Opaque() {
+			out = unpremultiply(m)
+		}
+		var buf bytes.Buffer
+		if err := encoder.Encode(&buf, out); err != nil {
+			// Only a writer's error could get here, and a bytes.Buffer has none.
+			return failure.New(failure.Corrupt, j.format.name, "encode thumbnail: %w", err)
+		}
+		j.pngs[i] = buf.Bytes()
 	}
-	var buf bytes.Buffer
-	if err := encoder.Encode(&buf, out); err != nil {
-		// Only a writer's error could get here, and a bytes.Buffer has none.
-		return failure.New(failure.Corrupt, j.format.name, "encode thumbnail: %w", err)
-	}
-	j.png = buf.Bytes()
 	return nil
 }
 

@@ -39,16 +39,23 @@ func Estimate(data []byte, opts Options) (h Header, bytes int64, err error) {
 	return h, j.format.memory(data, j.width, j.height, shrink) + j.thumbnailMemory(), nil
 }
 
-// thumbnailMemory bounds what resize, orient and encode allocate: the box pre-shrunk image (4
+// thumbnailMemory bounds what resize, orient, place and encode allocate, summed over the boxes
+// (their thumbnails are all held until Make returns): for each, the box pre-shrunk image (4
 // bytes a pixel; the pre-shrink leaves each side 2 to 4 times the thumbnail's, and never larger
 // than the decoded image) and the sums of one of its rows; Catmull-Rom's intermediate image
 // (x/image/draw keeps 4 float64 for each pixel of the target's width by the source's height) and
 // its weights (a generous 32 taps of 16 bytes for each target column and row); three
-// thumbnail-sized images (the resampled, the turned and the unpremultiplied one); and the PNG
-// encoder's state, which its pool does not keep across a garbage collection.
+// thumbnail-sized images (the resampled, the turned and the unpremultiplied one) and the cropped
+// or padded canvas; and once, the PNG encoder's state, which its pool does not keep across a
+// garbage collection.
 func (j *job) thumbnailMemory() int64 {
-	tw, th := j.target()
-	w, h := int64(tw), int64(th)
-	ow, oh := int64(min(j.width, 4*tw+1)), int64(min(j.height, 4*th+1))
-	return 4*ow*oh + 32*ow + 32*w*oh + 32*16*(w+h) + 3*4*w*h + encoderMemory
+	n := int64(encoderMemory)
+	for i := range j.boxes {
+		tw, th := j.target(i)
+		p := j.plan(i)
+		w, h := int64(tw), int64(th)
+		ow, oh := int64(min(j.width, 4*tw+1)), int64(min(j.height, 4*th+1))
+		n += 4*ow*oh + 32*ow + 32*w*oh + 32*16*(w+h) + 3*4*w*h + 4*int64(p.CanvasW)*int64(p.CanvasH)
+	}
+	return n
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/thumbq/thumbq/worker/failure"
 )
 
-// orient turns the (already resized) image upright according to its EXIF orientation.
+// orient turns the (already resized) thumbnails upright according to the EXIF orientation.
 //
 // The tag says where the stored rows and columns belong on screen: 1 as stored, 2 mirrored
 // left-right, 3 turned 180°, 4 mirrored top-bottom, 5 transposed (mirrored along the top-left to
@@ -14,7 +14,9 @@ import (
 // diagonal), 8 turned 90° counter-clockwise.
 func orient(j *job) *failure.Error {
 	if j.orientation != 1 {
-		j.img = transform(j.img.(*image.RGBA), j.orientation)
+		for i, m := range j.thumbs {
+			j.thumbs[i] = transform(m, j.orientation)
+		}
 	}
 	return nil
 }

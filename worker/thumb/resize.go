@@ -6,12 +6,13 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/thumbq/thumbq/worker/failure"
+	"github.com/thumbq/thumbq/worker/fit"
 	"github.com/thumbq/thumbq/worker/thumb/internal/box"
 )
 
-// resize fits the image inside the box (Width x Height as displayed, so the box is turned for
-// orientations 5..8, whose stored image is on its side) keeping its aspect ratio, and never
-// enlarges it.
+// resize scales the decoded image to each box's scale size (see fit.Plan; the size as stored,
+// so the box is turned for orientations 5..8, whose stored image is on its side), and drops the
+// decoded image.
 //
 // It works in two passes. An integer box filter first averages k x k blocks, k chosen so that the
 // result is still 2 to 4 times the target size; it reads each source pixel once, straight from
@@ -20,41 +21,68 @@ import (
 // edges sharp. Run on a 12 megapixel photo this gives the same picture as Catmull-Rom over the
 // whole source at a small fraction of the time (see BenchmarkResize and the package doc).
 //
-// The size is fitted from the source's full size, not from the decoded image's, which a scaled
-// decoder may have rounded (a 4001 pixel wide JPEG decoded at 1/8 is 501 wide).
+// The sizes are worked out from the source's full size, not from the decoded image's, which a
+// scaled decoder may have rounded (a 4001 pixel wide JPEG decoded at 1/8 is 501 wide).
 func resize(j *job) *failure.Error {
-	tw, th := j.target()
-	j.img = scale(j.img, tw, th)
+	j.thumbs = make([]*image.RGBA, len(j.boxes))
+	for i := range j.boxes {
+		tw, th := j.target(i)
+		j.thumbs[i] = scale(j.img, tw, th)
+	}
+	j.img = nil
 	return nil
 }
 
-// target is the size of the thumbnail as stored (before orientation).
-func (j *job) target() (int, int) {
-	boxW, boxH := j.opts.Width, j.opts.Height
+// displayed is the source's size as displayed (after orientation).
+func (j *job) displayed() (int, int) {
 	if j.orientation >= 5 {
-		boxW, boxH = boxH, boxW
+		return j.height, j.width
 	}
-	return fit(j.width, j.height, boxW, boxH)
+	return j.width, j.height
+}
+
+// plan is box i's plan for the source, in displayed pixels.
+func (j *job) plan(i int) fit.Plan {
+	return j.boxes[i].Plan(j.displayed())
+}
+
+// target is the size box i scales the image to, as stored (before orientation).
+func (j *job) target(i int) (int, int) {
+	p := j.plan(i)
+	if j.orientation >= 5 {
+		return p.ScaleH, p.ScaleW
+	}
+	return p.ScaleW, p.ScaleH
 }
 
 // shrink is the integer factor the source can be reduced by before the final filter while
-// staying at least 2 times the thumbnail's size, as scale's box pre-shrink would; 1 when none.
+// staying at least 2 times the largest box's scale size, as scale's box pre-shrink would; 1 when
+// none. Every box is made from the image decoded at this reduction.
 func (j *job) shrink() int {
-	tw, th := j.target()
-	return max(1, min(j.width/(2*tw), j.height/(2*th)))
+	k := max(j.width, j.height)
+	for i := range j.boxes {
+		tw, th := j.target(i)
+		k = min(k, j.width/(2*tw), j.height/(2*th))
+	}
+	return max(1, k)
 }
 
-// fit returns the largest size with the aspect ratio of w x h (rounded to whole pixels, at least
-// one) that fits in boxW x boxH, or w x h itself when it fits already.
-func fit(w, h, boxW, boxH int) (int, int) {
-	if w <= boxW && h <= boxH {
-		return w, h
+// place cuts each box's crop out of its (upright) scaled image and, for pad, centres it on a
+// transparent canvas of the box's size.
+func place(j *job) *failure.Error {
+	for i := range j.boxes {
+		p := j.plan(i)
+		m := j.thumbs[i]
+		if p.Crop == (fit.Rect{MaxX: m.Rect.Dx(), MaxY: m.Rect.Dy()}) && p.CanvasW == m.Rect.Dx() && p.CanvasH == m.Rect.Dy() {
+			continue
+		}
+		dst := image.NewRGBA(image.Rect(0, 0, p.CanvasW, p.CanvasH))
+		crop := image.Rect(p.Crop.MinX, p.Crop.MinY, p.Crop.MaxX, p.Crop.MaxY).Add(m.Rect.Min)
+		at := image.Pt(p.OffsetX, p.OffsetY)
+		draw.Draw(dst, crop.Sub(crop.Min).Add(at), m, crop.Min, draw.Src)
+		j.thumbs[i] = dst
 	}
-	W, H, bw, bh := int64(w), int64(h), int64(boxW), int64(boxH)
-	if W*bh >= H*bw { // relatively wider than the box: the width is the limit
-		return boxW, int(max(1, (2*H*bw+W)/(2*W)))
-	}
-	return int(max(1, (2*W*bh+H)/(2*H))), boxH
+	return nil
 }
 
 // scale resizes src to exactly tw x th as premultiplied RGBA.

@@ -4,11 +4,15 @@ import (
 	"image"
 
 	"github.com/thumbq/thumbq/worker/failure"
+	"github.com/thumbq/thumbq/worker/fit"
 )
 
-// Options sets the box a thumbnail must fit in and the largest source accepted.
+// Options sets the thumbnails to make and the largest source accepted.
 type Options struct {
-	Width, Height int   // box to fit in; 0 (or less) means 64
+	// Sizes are the thumbnails to make, each a box and a fit mode (see package fit); empty means
+	// one contain box of Width x Height.
+	Sizes         []fit.Box
+	Width, Height int   // the box when Sizes is empty; 0 (or less) means 64
 	MaxPixels     int64 // refuse sources with width*height above this; 0 (or less) means 100_000_000
 }
 
@@ -31,13 +35,30 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Result is a thumbnail and what was learnt about its source on the way.
+// Boxes are the thumbnails the Options ask for: Sizes, or the one contain box of Width x Height.
+func (o Options) Boxes() []fit.Box {
+	if len(o.Sizes) > 0 {
+		return o.Sizes
+	}
+	o = o.withDefaults()
+	return []fit.Box{{Width: o.Width, Height: o.Height, Mode: fit.Contain}}
+}
+
+// Result is the thumbnails of one image and what was learnt about its source on the way.
 type Result struct {
-	PNG                       []byte
-	Width, Height             int    // thumbnail size
-	SourceWidth, SourceHeight int    // source size as displayed (after orientation)
-	Format                    string // sniffed source format: "jpeg", "png", "gif", "webp", "bmp", "tiff"
-	Orientation               int    // EXIF orientation applied (1..8), 1 when none
+	Thumbnails                []Thumbnail // one per box of Options.Boxes, in that order
+	PNG                       []byte      // the first thumbnail's (Thumbnails[0])
+	Width, Height             int         // the first thumbnail's size
+	SourceWidth, SourceHeight int         // source size as displayed (after orientation)
+	Format                    string      // sniffed source format: "jpeg", "png", "gif", "webp", "bmp", "tiff"
+	Orientation               int         // EXIF orientation applied (1..8), 1 when none
+}
+
+// Thumbnail is one box's thumbnail.
+type Thumbnail struct {
+	Box           fit.Box
+	PNG           []byte
+	Width, Height int
 }
 
 // job carries one image through the steps.
@@ -45,11 +66,14 @@ type job struct {
 	data []byte
 	opts Options
 
-	format        *format     // set by sniff
-	width, height int         // stored size, set by checkLimits (then by decode, if the decoder disagrees)
-	orientation   int         // set by readOrientation
-	img           image.Image // set by decode, replaced by resize and orient
-	png           []byte      // set by encode
+	boxes []fit.Box // opts.Boxes()
+
+	format        *format       // set by sniff
+	width, height int           // stored size, set by checkLimits (then by decode, if the decoder disagrees)
+	orientation   int           // set by readOrientation
+	img           image.Image   // set by decode, dropped by resize
+	thumbs        []*image.RGBA // one per box: set by resize, replaced by orient and place
+	pngs          [][]byte      // one per box: set by encode
 }
 
 // A step does one thing to a job. The name shows in the error if a step panics.
@@ -66,44 +90,48 @@ var headerSteps = []step{
 	{"read orientation", readOrientation},
 }
 
-// pixelSteps make the thumbnail. Orientation is read before decoding, so that resize can fit the
-// displayed shape into the box, and applied after resizing, where it moves 64x48 pixels rather
-// than twelve million.
+// pixelSteps make the thumbnails. The image is decoded once, reduced as far as the largest box
+// allows, and every box's thumbnail is made from it. Orientation is read before decoding, so that
+// resize can fit the displayed shape into each box, and applied after resizing, where it moves
+// 64x48 pixels rather than twelve million; the cover crop and the pad canvas come last, in
+// displayed pixels.
 var pixelSteps = []step{
 	{"decode", decode},
 	{"resize", resize},
 	{"orient", orient},
+	{"place", place},
 	{"encode", encode},
 }
 
-// Make turns the bytes of an image file into a PNG thumbnail that fits in the Options' box,
-// keeping the aspect ratio and transparency, upright according to the EXIF orientation, and
-// never larger than the source. Every error it returns is about the input (the caller treats it as
-// permanent, never retried) and is a *failure.Error. It does not panic: a decoder panic on hostile
-// input is returned as failure.Corrupt. Make is safe for concurrent use.
+// Make turns the bytes of an image file into PNG thumbnails, one for each of the Options' boxes,
+// each filling its box as the box's mode says (see package fit), keeping transparency, upright
+// according to the EXIF orientation, and never larger than the source unless the box says
+// enlarge. Every error it returns is about the input (the caller treats it as permanent, never
+// retried) and is a *failure.Error. It does not panic: a decoder panic on hostile input is
+// returned as failure.Corrupt. Make is safe for concurrent use.
 func Make(data []byte, opts Options) (Result, error) {
 	j := newJob(data, opts)
 	if err := j.run(headerSteps, pixelSteps); err != nil {
 		return Result{}, err
 	}
-	b := j.img.Bounds()
-	sw, sh := j.width, j.height
-	if j.orientation >= 5 {
-		sw, sh = sh, sw
-	}
-	return Result{
-		PNG:          j.png,
-		Width:        b.Dx(),
-		Height:       b.Dy(),
+	sw, sh := j.displayed()
+	res := Result{
 		SourceWidth:  sw,
 		SourceHeight: sh,
 		Format:       j.format.name,
 		Orientation:  j.orientation,
-	}, nil
+	}
+	for i, b := range j.boxes {
+		r := j.thumbs[i].Rect
+		res.Thumbnails = append(res.Thumbnails, Thumbnail{Box: b, PNG: j.pngs[i], Width: r.Dx(), Height: r.Dy()})
+	}
+	first := res.Thumbnails[0]
+	res.PNG, res.Width, res.Height = first.PNG, first.Width, first.Height
+	return res, nil
 }
 
 func newJob(data []byte, opts Options) *job {
-	return &job{data: data, opts: opts.withDefaults(), orientation: 1}
+	return &job{data: data, opts: opts.withDefaults(), boxes: opts.Boxes(), orientation: 1}
 }
 
 // run runs the lists of steps in order, stopping at the first error. A panic in a step is

@@ -6,6 +6,8 @@ import (
 	"image/color"
 	"image/gif"
 	"testing"
+
+	"github.com/thumbq/thumbq/worker/fit"
 )
 
 // photo.png is libvips' thumbnail of the upright 1800x1200 photograph from which every photo
@@ -130,7 +132,8 @@ func TestFitKeepsTheAspectRatio(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if w, h := fit(tt.w, tt.h, tt.boxW, tt.boxH); w != tt.wantW || h != tt.wantH {
+			p := fit.Box{Width: tt.boxW, Height: tt.boxH, Mode: fit.Contain}.Plan(tt.w, tt.h)
+			if w, h := p.CanvasW, p.CanvasH; w != tt.wantW || h != tt.wantH {
 				t.Errorf("fit(%dx%d in %dx%d) = %dx%d; want %dx%d", tt.w, tt.h, tt.boxW, tt.boxH, w, h, tt.wantW, tt.wantH)
 			}
 		})
@@ -167,18 +170,24 @@ func TestAGIFFirstFrameSmallerThanItsScreenKeepsTheScreenSize(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	tests := []struct {
-		name string
-		in   Options
-		want Options
+		name      string
+		in        Options
+		want      Options
+		wantBoxes string
 	}{
-		{"the zero Options mean a 64x64 box and 100 megapixels", Options{}, Options{64, 64, 100_000_000}},
-		{"negative values mean the defaults too", Options{-1, -5, -7}, Options{64, 64, 100_000_000}},
-		{"set values are kept", Options{200, 100, 5}, Options{200, 100, 5}},
+		{"the zero Options mean a 64x64 box and 100 megapixels", Options{}, Options{Width: 64, Height: 64, MaxPixels: 100_000_000}, "64x64"},
+		{"negative values mean the defaults too", Options{Width: -1, Height: -5, MaxPixels: -7}, Options{Width: 64, Height: 64, MaxPixels: 100_000_000}, "64x64"},
+		{"set values are kept", Options{Width: 200, Height: 100, MaxPixels: 5}, Options{Width: 200, Height: 100, MaxPixels: 5}, "200x100"},
+		{"sizes, when set, are the boxes", Options{Width: 200, Sizes: fit.MustParse("32x32:pad,8x8")}, Options{Width: 200, Height: 64, MaxPixels: 100_000_000}, "32x32:pad,8x8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.in.withDefaults(); got != tt.want {
+			got := tt.in.withDefaults()
+			if got.Width != tt.want.Width || got.Height != tt.want.Height || got.MaxPixels != tt.want.MaxPixels {
 				t.Errorf("%+v.withDefaults() = %+v; want %+v", tt.in, got, tt.want)
+			}
+			if b := fit.Format(tt.in.Boxes()); b != tt.wantBoxes {
+				t.Errorf("%+v.Boxes() = %s; want %s", tt.in, b, tt.wantBoxes)
 			}
 		})
 	}
