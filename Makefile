@@ -97,7 +97,7 @@ DIFF ?= auto
 SNAPSHOT = infra/stack/testdata/thumbq-$(ENV).template.json
 # Optional email subscriptions, comma-separated: make deploy NOTIFY_EMAILS=a@example.com OPS_EMAILS=ops@example.com
 CDK_CONTEXT = -c env=$(ENV) $(if $(NOTIFY_EMAILS),-c notifyEmails=$(NOTIFY_EMAILS)) $(if $(OPS_EMAILS),-c opsEmails=$(OPS_EMAILS))
-.PHONY: cdk-cli synth diff bootstrap deploy destroy diagram snapshot lint-template
+.PHONY: cdk-cli synth diff bootstrap deploy destroy diagram snapshot lint-template simulate simulate-readme
 
 cdk-cli: $(CDK) ## Install the pinned AWS CDK CLI and cdk-dia into infra/_cli (npm ci)
 
@@ -137,6 +137,12 @@ deploy: cdk-cli ## Deploy the stack thumbq-ENV (ENV=dev|prod, APPROVAL=never in 
 
 destroy: cdk-cli ## Delete the stack thumbq-ENV (ENV=dev|prod); dev's buckets go with their objects, prod's buckets and queues are kept
 	$(CDK) destroy $(CDK_CONTEXT)
+
+simulate: ## Replay traffic profiles against both templates' scaling (tasks, backlog, oldest message, $/month)
+	$(GO) run ./infra/simulate
+
+simulate-readme: ## make simulate, then put its tables in README.md between the simulate markers
+	$(GO) run ./infra/simulate -readme README.md
 
 lint-template: ## Run AWS's cfn-lint on both synthesized templates (make test runs it too)
 	CDK_VALIDATION=false $(GO) test ./infra/stack -run 'TestCfnLint' -v -count=1

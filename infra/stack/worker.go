@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapplicationautoscaling"
@@ -261,15 +262,15 @@ func (w *Worker) scaleOnBacklog(queue awssqs.IQueue, settings Environment) {
 	scaling.ScaleToTrackCustomMetric(jsii.String("BacklogPerTask"), &awsecs.TrackCustomMetricProps{
 		Metric:           queue.MetricApproximateNumberOfMessagesVisible(maxPerMinute()),
 		TargetValue:      jsii.Number(settings.BacklogPerTask),
-		ScaleOutCooldown: awscdk.Duration_Minutes(jsii.Number(1)),
-		ScaleInCooldown:  awscdk.Duration_Minutes(jsii.Number(5)),
+		ScaleOutCooldown: seconds(scaleOutCooldown),
+		ScaleInCooldown:  seconds(scaleInCooldown),
 	})
 	policy := findChild(scaling, "BacklogPerTask")
 	policy.Node().DefaultChild().(awsapplicationautoscaling.CfnScalingPolicy).SetTargetTrackingScalingPolicyConfiguration(
 		&awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingScalingPolicyConfigurationProperty{
 			TargetValue:      jsii.Number(settings.BacklogPerTask),
-			ScaleOutCooldown: jsii.Number(60),
-			ScaleInCooldown:  jsii.Number(300),
+			ScaleOutCooldown: jsii.Number(scaleOutCooldown.Seconds()),
+			ScaleInCooldown:  jsii.Number(scaleInCooldown.Seconds()),
 			CustomizedMetricSpecification: &awsapplicationautoscaling.CfnScalingPolicy_CustomizedMetricSpecificationProperty{
 				Metrics: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
 					sqsMetric("visible", "ApproximateNumberOfMessagesVisible"),
@@ -337,6 +338,15 @@ func findChild(scope constructs.IConstruct, id string) constructs.IConstruct {
 	}
 	panic("no construct " + id + " below " + *scope.Node().Path())
 }
+
+// Target tracking's cooldowns. A scale-out waits until the tasks it added are running and counted
+// in the metric (a Fargate start, about 1 minute, and SQS's metric delay, 1-2 minutes): with a
+// shorter one, the next datapoint still divides the backlog by the old task count and the policy
+// overshoots (make simulate showed 10 tasks for 10 uploads/s with 60 s).
+const (
+	scaleOutCooldown = 3 * time.Minute
+	scaleInCooldown  = 5 * time.Minute
+)
 
 // The scaling expressions, over visible and in-flight messages of the work queue and the
 // service's desired task count (all 1-minute maxima). make simulate evaluates the same strings.

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"math"
+)
+
+// Model is the queue and the service the scaling policies act on, minute by minute.
+//
+// What it assumes, each a flag of make simulate:
+//   - a task works off (vCPU / CPUSecondsPerImage) images per second (CPU-bound; S3 latency
+//     overlaps with the other images in flight);
+//   - a task runs TaskStartMinutes after it is desired (Fargate's image pull and start);
+//   - a CloudWatch datapoint reaches Application Auto Scaling MetricLagMinutes after its minute.
+//
+// What it takes from AWS's documentation, not from the template:
+//   - target tracking's scale-out alarm fires on 3 consecutive datapoints above the target, its
+//     scale-in alarm on 15 consecutive datapoints below 90% of it; either sets the capacity to
+//     ceil(current capacity x metric / target), within the scalable target's bounds, and target
+//     tracking never scales out from zero tasks;
+//   - a cooldown blocks the next activity of the same direction, and a scale-out ends a scale-in
+//     cooldown.
+type Model struct {
+	Scaling
+	CPUSecondsPerImage float64
+	TaskStartMinutes   int
+	MetricLagMinutes   int
+}
+
+// Profile is a traffic profile: uploads arriving in each minute.
+type Profile struct {
+	Name     string
+	Minutes  int
+	Uploads  func(minute int) float64
+	StartMax bool // start with MaxTasks running (after a busy period) instead of MinTasks
+}
+
+// Minute is the state at the end of one simulated minute.
+type Minute struct {
+	Arrived, Served float64
+	Backlog         float64 // visible + in flight
+	OldestAge       float64 // seconds
+	Desired         int
+	Running         int
+}
+
+// Result is a profile's run.
+type Result struct {
+	Profile Profile
+	Minutes []Minute
+}
+
+type bucket struct {
+	at float64 // minute of arrival (middle of the minute)
+	n  float64
+}
+
+// Run replays a profile.
+func (m Model) Run(p Profile) Result {
+	perTaskMinute := float64(m.CPU) / 1024 / m.CPUSecondsPerImage * 60
+	desired := m.MinTasks
+	if p.StartMax {
+		desired = m.MaxTasks
+	}
+	running := desired
+	var starting []int // minute at which each starting task runs
+	var queue []bucket
+	var metric, wake []float64
+	lastOut, lastIn, lastWake := -1<<30, -1<<30, -1<<30
+	res := Result{Profile: p}
+	for t := 0; t < p.Minutes; t++ {
+		// tasks that finished starting
+		kept := starting[:0]
+		for _, at := range starting {
+			if at <= t {
+				running++
+			} else {
+				kept = append(kept, at)
+			}
+		}
+		starting = kept
+
+		before := 0.0
+		for _, b := range queue {
+			before += b.n
+		}
+		arrived := p.Uploads(t)
+		if arrived > 0 {
+			queue = append(queue, bucket{at: float64(t) + 0.5, n: arrived})
+		}
+		capacity := float64(running) * perTaskMinute
+		served := 0.0
+		for capacity > 0 && len(queue) > 0 {
+			take := math.Min(capacity, queue[0].n)
+			queue[0].n -= take
+			capacity -= take
+			served += take
+			if queue[0].n <= 1e-9 {
+				queue = queue[1:]
+			}
+		}
+		backlog, age := 0.0, 0.0
+		for _, b := range queue {
+			backlog += b.n
+		}
+		if len(queue) > 0 {
+			age = (float64(t+1) - queue[0].at) * 60
+		}
+
+		// This minute's datapoints, as the template's expressions compute them from the 1-minute
+		// maxima of visible and in-flight messages: the larger of the backlog at the start and at
+		// the end of the minute, plus the messages being worked on (Little's law: served per
+		// minute x minutes per image per slot x slots; at least 1 while anything is served).
+		inFlight := served / perTaskMinute * float64(max(m.Concurrency, 1))
+		if served > 0 {
+			inFlight = math.Max(inFlight, 1)
+		}
+		sampled := math.Max(before, backlog) + inFlight
+		metric = append(metric, sampled/math.Max(float64(desired), 1)) // BacklogPerTaskExpression
+		w := 0.0
+		if desired < 1 {
+			w = sampled // WakeExpression
+		}
+		wake = append(wake, w)
+
+		// What the policies see: datapoints up to MetricLagMinutes ago.
+		seen := len(metric) - m.MetricLagMinutes
+		current := desired + 0 // the scalable target's capacity
+		if seen >= 3 && current > 0 && all(metric[seen-3:seen], func(v float64) bool { return v > m.Target }) &&
+			(t-lastOut)*60 >= m.ScaleOutCooldown {
+			if n := m.clamp(int(math.Ceil(float64(current) * metric[seen-1] / m.Target))); n > current {
+				desired, lastOut = n, t
+			}
+		}
+		if seen >= 15 && desired == current && all(metric[seen-15:seen], func(v float64) bool { return v < 0.9*m.Target }) &&
+			(t-lastIn)*60 >= m.ScaleInCooldown && (t-lastOut)*60 >= m.ScaleOutCooldown {
+			if n := m.clamp(int(math.Ceil(float64(current) * metric[seen-1] / m.Target))); n < current {
+				desired, lastIn = n, t
+			}
+		}
+		if wk := m.Wake; wk != nil && seen >= wk.EvaluationPeriods && (t-lastWake)*60 >= wk.Cooldown &&
+			all(wake[seen-wk.EvaluationPeriods:seen], func(v float64) bool { return v >= wk.Threshold }) {
+			v := wake[seen-1]
+			for _, st := range wk.Steps {
+				if v >= st.Lower {
+					if n := m.clamp(st.Tasks); n != desired {
+						desired = n
+					}
+				}
+			}
+			lastWake = t
+		}
+
+		// Start or stop tasks toward the desired count. A task stops once its work is handed
+		// back (scale-in protection keeps a busy one until then; within the minute here).
+		for running+len(starting) < desired {
+			starting = append(starting, t+1+m.TaskStartMinutes)
+		}
+		for running+len(starting) > desired {
+			if len(starting) > 0 {
+				starting = starting[:len(starting)-1]
+			} else {
+				running--
+			}
+		}
+		res.Minutes = append(res.Minutes, Minute{Arrived: arrived, Served: served, Backlog: backlog, OldestAge: age, Desired: desired, Running: running})
+	}
+	return res
+}
+
+func (m Model) clamp(n int) int { return min(max(n, m.MinTasks), m.MaxTasks) }
+
+func all(vs []float64, ok func(float64) bool) bool {
+	for _, v := range vs {
+		if !ok(v) {
+			return false
+		}
+	}
+	return len(vs) > 0
+}
+
+// Summary figures of a run.
+func (r Result) MaxRunning() int {
+	n := 0
+	for _, m := range r.Minutes {
+		n = max(n, m.Running)
+	}
+	return n
+}
+
+func (r Result) MeanRunning() float64 {
+	s := 0.0
+	for _, m := range r.Minutes {
+		s += float64(m.Running)
+	}
+	return s / float64(len(r.Minutes))
+}
+
+func (r Result) MaxBacklog() float64 {
+	b := 0.0
+	for _, m := range r.Minutes {
+		b = math.Max(b, m.Backlog)
+	}
+	return b
+}
+
+func (r Result) MaxAge() float64 {
+	a := 0.0
+	for _, m := range r.Minutes {
+		a = math.Max(a, m.OldestAge)
+	}
+	return a
+}
+
+// DrainedAfter is the first minute (counted from 1) at whose end nothing is left, after the last
+// upload; -1 if the backlog never empties.
+func (r Result) DrainedAfter() int {
+	last := 0
+	for i, m := range r.Minutes {
+		if m.Arrived > 0 {
+			last = i
+		}
+	}
+	for i := last; i < len(r.Minutes); i++ {
+		if r.Minutes[i].Backlog < 0.5 {
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// AtMinimumAfter is the first minute (counted from 1) from which the desired count stays at min
+// to the end; -1 if it does not.
+func (r Result) AtMinimumAfter(min int) int {
+	at := -1
+	for i, m := range r.Minutes {
+		switch {
+		case m.Desired != min:
+			at = -1
+		case at < 0:
+			at = i + 1
+		}
+	}
+	return at
+}
+
+// Fargate ARM64 on-demand prices in us-east-1, and a task's public IPv4 address (see README's cost
+// section).
+const (
+	pricePerVCPUHour = 0.03238
+	pricePerGBHour   = 0.00356
+	pricePerIPv4Hour = 0.005
+	hoursPerMonth    = 730
+)
+
+// DollarsPerMonth is the month's cost of the tasks if every hour were like the run's average.
+func (r Result) DollarsPerMonth(s Scaling) float64 {
+	perTask := float64(s.CPU)/1024*pricePerVCPUHour + float64(s.MemoryMiB)/1024*pricePerGBHour + pricePerIPv4Hour
+	return r.MeanRunning() * perTask * hoursPerMonth
+}
