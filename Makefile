@@ -150,12 +150,16 @@ lint-template: ## Run AWS's cfn-lint on both synthesized templates (make test ru
 snapshot: ## Accept the synthesized templates as the new snapshots (after reviewing `make diff`)
 	$(GO) test ./infra/stack -run Snapshot -update
 
-diagram: cdk-cli ## Regenerate docs/architecture.{dot,png} from the synthesized dev app (cdk-dia, Graphviz)
+diagram: cdk-cli ## Regenerate from the synthesized dev app docs/flow.{dot,svg,png} (the data flow: go run ./docs/diagram) and docs/architecture.{dot,png} (cdk-dia's inventory)
 	@command -v dot >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  if [ "$$(id -u)" = 0 ]; then echo "make diagram: installing Graphviz (Debian's graphviz)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
 	  else echo "Graphviz is needed: apt-get install graphviz (or brew install graphviz)"; exit 1; fi; }
 	$(CDK) synth -c env=dev -o cdk.out/dev --quiet
 	@mkdir -p docs cdk.out/diagram
+	$(GO) run ./docs/diagram -template cdk.out/dev/thumbq-dev.template.json -o docs/flow.dot
+	dot -Tsvg docs/flow.dot -o docs/flow.svg
+	dot -Gdpi=72 -Tpng docs/flow.dot -o docs/flow.png
+	@ls -l docs/flow.svg docs/flow.png
 	$(CDK_DIA) --tree cdk.out/dev/tree.json --include thumbq-dev --target cdk.out/diagram/architecture.png >/dev/null
 	sed 's#"[^"]*/$(CDK_DIR)/node_modules/cdk-dia/icons/#"$(CDK_DIR)/node_modules/cdk-dia/icons/#' cdk.out/diagram/architecture.dot > docs/architecture.dot
 	dot -Gdpi=60 -Tpng docs/architecture.dot -o docs/architecture.png 2>/dev/null
