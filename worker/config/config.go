@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/thumbq/thumbq/worker/fit"
 )
 
 // Names of the environment variables the worker reads. The CDK stack sets them on the container.
@@ -20,7 +22,8 @@ const (
 	EnvQueueURL          = "THUMBQ_QUEUE_URL"          // work queue
 	EnvDeadLetterURL     = "THUMBQ_DEAD_LETTER_URL"    // dead-letter queue of the work queue
 	EnvTopicARN          = "THUMBQ_TOPIC_ARN"          // SNS topic for notifications
-	EnvThumbWidth        = "THUMBQ_THUMB_WIDTH"        // box the thumbnail fits in, pixels
+	EnvSizes             = "THUMBQ_SIZES"              // thumbnails to make: boxes and fit modes (see package fit)
+	EnvThumbWidth        = "THUMBQ_THUMB_WIDTH"        // box of the one thumbnail when THUMBQ_SIZES is not set, pixels
 	EnvThumbHeight       = "THUMBQ_THUMB_HEIGHT"       //
 	EnvMaxBytes          = "THUMBQ_MAX_BYTES"          // largest source object downloaded, bytes
 	EnvMaxPixels         = "THUMBQ_MAX_PIXELS"         // largest source image decoded, width*height
@@ -50,7 +53,8 @@ const (
 // Bounds. Validate checks a Config against them and infra checks its environments against them,
 // so a setting the worker would refuse cannot be deployed.
 const (
-	MinThumbSide, MaxThumbSide     = 1, 4096
+	MinThumbSide, MaxThumbSide     = fit.MinSide, fit.MaxSide
+	MaxSizes                       = fit.MaxSizes // boxes in THUMBQ_SIZES
 	MinConcurrency, MaxConcurrency = 1, 1024
 	MinURLExpiry                   = time.Second
 	// MaxURLExpiry is the longest lifetime SigV4 allows a presigned URL (7 days). URLs signed with
@@ -76,6 +80,9 @@ const (
 	// RequestTimeout bounds each call that records a message's fate (delete, change visibility,
 	// send to the dead-letter queue, publish), so a stop is never held up by a silent endpoint.
 	RequestTimeout = 15 * time.Second
+	// HookTimeout bounds the handler's work after a message is dead-lettered (its failure
+	// notification, which may wait for another delivery's claim; see package pipeline).
+	HookTimeout = 3 * RequestTimeout
 	// ReceiveFailureLimit is how long receives may keep failing (a dead endpoint, throttling that
 	// never ends) before the worker gives up and exits non-zero, so that ECS sees the task fail.
 	ReceiveFailureLimit = 5 * time.Minute
@@ -91,6 +98,7 @@ type Config struct {
 	QueueURL          string
 	DeadLetterURL     string
 	TopicARN          string
+	Sizes             []fit.Box // nil: one contain box of ThumbWidth x ThumbHeight (see Boxes)
 	ThumbWidth        int
 	ThumbHeight       int
 	MaxBytes          int64
@@ -120,6 +128,14 @@ func Defaults() Config {
 		RetryBase:         DefaultRetryBase,
 		LogLevel:          DefaultLogLevel,
 	}
+}
+
+// Boxes are the thumbnails to make: Sizes, or one contain box of ThumbWidth x ThumbHeight.
+func (c Config) Boxes() []fit.Box {
+	if len(c.Sizes) > 0 {
+		return c.Sizes
+	}
+	return []fit.Box{{Width: c.ThumbWidth, Height: c.ThumbHeight, Mode: fit.Contain}}
 }
 
 // DefaultConcurrency is the number of CPUs Go may use (GOMAXPROCS, which follows the container's
@@ -163,6 +179,14 @@ func (c Config) Validate() error {
 	}
 	errs.intIn(EnvThumbWidth, c.ThumbWidth, MinThumbSide, MaxThumbSide)
 	errs.intIn(EnvThumbHeight, c.ThumbHeight, MinThumbSide, MaxThumbSide)
+	if c.Sizes != nil {
+		if err := fit.Check(c.Sizes); err != nil {
+			errs.add(EnvSizes, err.Error())
+		}
+		if c.ThumbWidth != DefaultThumbWidth || c.ThumbHeight != DefaultThumbHeight {
+			errs.add(EnvSizes, "set it or "+EnvThumbWidth+"/"+EnvThumbHeight+", not both (a box WxH alone is the same as "+EnvThumbWidth+"=W "+EnvThumbHeight+"=H)")
+		}
+	}
 	errs.intIn(EnvConcurrency, c.Concurrency, MinConcurrency, MaxConcurrency)
 	if c.MaxBytes < 1 {
 		errs.add(EnvMaxBytes, fmt.Sprintf("%d: want at least 1", c.MaxBytes))
@@ -242,7 +266,12 @@ func Variables() []Variable {
 		{EnvQueueURL, "", true, "work queue URL", setString(func(c *Config) *string { return &c.QueueURL })},
 		{EnvDeadLetterURL, "", true, "dead-letter queue URL", setString(func(c *Config) *string { return &c.DeadLetterURL })},
 		{EnvTopicARN, "", true, "SNS topic the notifications are published to", setString(func(c *Config) *string { return &c.TopicARN })},
-		{EnvThumbWidth, strconv.Itoa(d.ThumbWidth), false, fmt.Sprintf("width of the box the thumbnail fits in (aspect ratio kept), %d to %d", MinThumbSide, MaxThumbSide), setInt(func(c *Config) *int { return &c.ThumbWidth })},
+		{EnvSizes, fit.Format(d.Boxes()), false, fmt.Sprintf("thumbnails to make, up to %d, each WxH[:contain|cover|fill|pad][:enlarge] with sides %d to %d, e.g. 64x64,256x256:cover; each is stored under its own prefix", MaxSizes, MinThumbSide, MaxThumbSide), func(c *Config, v string) error {
+			b, err := fit.Parse(v)
+			c.Sizes = b
+			return err
+		}},
+		{EnvThumbWidth, strconv.Itoa(d.ThumbWidth), false, fmt.Sprintf("width of the one contain box when %s is not set, %d to %d", EnvSizes, MinThumbSide, MaxThumbSide), setInt(func(c *Config) *int { return &c.ThumbWidth })},
 		{EnvThumbHeight, strconv.Itoa(d.ThumbHeight), false, "height of that box", setInt(func(c *Config) *int { return &c.ThumbHeight })},
 		{EnvMaxBytes, strconv.FormatInt(d.MaxBytes, 10), false, "largest object downloaded, in bytes", setInt64(func(c *Config) *int64 { return &c.MaxBytes })},
 		{EnvMaxPixels, strconv.FormatInt(d.MaxPixels, 10), false, "largest image decoded, width x height", setInt64(func(c *Config) *int64 { return &c.MaxPixels })},

@@ -2,9 +2,12 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/thumbq/thumbq/worker/fit"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -44,8 +47,28 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		TopicARN: "arn:aws:sns:us-east-1:1:t", ThumbWidth: 128, ThumbHeight: 96, MaxBytes: 1000, MaxPixels: 2000,
 		Concurrency: 3, URLExpiry: 2 * time.Hour, VisibilityTimeout: 90 * time.Second, GracePeriod: 10 * time.Second,
 		WaitTime: DefaultWaitTime, RetryBase: DefaultRetryBase, LogLevel: "debug"}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load = %+v;\nwant %+v", c, want)
+	}
+}
+
+func TestLoadReadsTheSizes(t *testing.T) {
+	m := required()
+	m[EnvSizes] = "64x64, 256x256:cover,1024x1024:contain"
+	c, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fit.Format(c.Boxes()); got != "64x64,256x256:cover,1024x1024" {
+		t.Errorf("Load(%s=%q).Boxes() = %s; want 64x64,256x256:cover,1024x1024", EnvSizes, m[EnvSizes], got)
+	}
+	delete(m, EnvSizes)
+	m[EnvThumbWidth], m[EnvThumbHeight] = "128", "96"
+	if c, err = Load(env(m)); err != nil || fit.Format(c.Boxes()) != "128x96" {
+		t.Errorf("Load(width 128, height 96).Boxes() = %v, %v; want 128x96", c.Boxes(), err)
+	}
+	if c, err = Load(env(required())); err != nil || fit.Format(c.Boxes()) != "64x64" {
+		t.Errorf("Load(defaults).Boxes() = %v, %v; want 64x64", c.Boxes(), err)
 	}
 }
 
@@ -57,6 +80,10 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"a missing topic is named", EnvTopicARN, " "},
 		{"a width that is no number is named", EnvThumbWidth, "wide"},
 		{"a zero height is named", EnvThumbHeight, "0"},
+		{"a size list with an unknown mode is named", EnvSizes, "64x64:crop"},
+		{"a size list with a side over the bound is named", EnvSizes, "64x5000"},
+		{"a size list with nine sizes is named", EnvSizes, "1x1,2x2,3x3,4x4,5x5,6x6,7x7,8x8,9x9"},
+		{"a size list with a size twice is named", EnvSizes, "64x64,64x64:contain"},
 		{"a negative byte cap is named", EnvMaxBytes, "-1"},
 		{"a duration without unit is named", EnvURLExpiry, "3600"},
 		{"a URL lifetime over SigV4's 7 days is named", EnvURLExpiry, "169h"},
@@ -139,6 +166,9 @@ func TestValidateRefusesWhatLoadWould(t *testing.T) {
 		{"a grace period past Fargate's stop timeout is refused", EnvGracePeriod, func(c *Config) { c.GracePeriod = MaxGracePeriod + time.Second }},
 		{"a zero concurrency is refused", EnvConcurrency, func(c *Config) { c.Concurrency = 0 }},
 		{"a box wider than the bound is refused", EnvThumbWidth, func(c *Config) { c.ThumbWidth = MaxThumbSide + 1 }},
+		{"an empty size list is refused", EnvSizes, func(c *Config) { c.Sizes = []fit.Box{} }},
+		{"sizes with a box of zero pixels are refused", EnvSizes, func(c *Config) { c.Sizes = []fit.Box{{Width: 0, Height: 5, Mode: fit.Cover}} }},
+		{"sizes and a width together are refused", EnvSizes, func(c *Config) { c.Sizes, c.ThumbWidth = fit.MustParse("64x64"), 100 }},
 		{"a long poll past SQS's 20 s is refused", "wait time", func(c *Config) { c.WaitTime = time.Minute }},
 		{"an unknown log level is refused", EnvLogLevel, func(c *Config) { c.LogLevel = "loud" }},
 	}
