@@ -129,7 +129,11 @@ func flow(t template) (*graph, error) {
 	g.connect(rule.id, wq.id, "3 the event", flowEdge)
 	g.connect(wq.id, worker.id, "4 receive"+wait, flowEdge)
 	g.connect(src.id, worker.id, "5 download", flowEdge)
-	g.connect(worker.id, th.id, fmt.Sprintf("6 %sx%s PNG", w, h), flowEdge)
+	made := fmt.Sprintf("6 %sx%s PNG", w, h)
+	if sizes := envOr(env, config.EnvSizes, ""); sizes != "" {
+		made = "6 PNG thumbnails\n" + sizes
+	}
+	g.connect(worker.id, th.id, made, flowEdge)
 	g.connect(worker.id, tp.id, "7 presigned link ("+expiry+")\nor the failure", flowEdge)
 	subscribers(t, g, topic, tp, "8 email", "subscribers\nNOTIFY_EMAILS at deploy", flowEdge)
 
