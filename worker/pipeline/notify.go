@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
+	"github.com/thumbq/thumbq/worker/event"
 	"github.com/thumbq/thumbq/worker/failure"
 )
 
@@ -28,20 +31,36 @@ type Notification struct {
 // thumbnail is in.
 func NewNotification(o Outcome, thumbnailBucket string, now time.Time) Notification {
 	n := Notification{Attributes: map[string]string{
-		"bucket": o.Object.Bucket,
-		"key":    o.Object.Key,
-		"status": string(o.Status),
+		"bucket":          o.Object.Bucket,
+		"key":             o.Object.Key,
+		"status":          string(o.Status),
+		"notification-id": NotificationID(o.Object),
 	}}
 	var b strings.Builder
 	var subject string
 	switch o.Status {
 	case OK:
 		subject = "Thumbnail ready: "
-		fmt.Fprintf(&b, "A thumbnail of s3://%s/%s is ready.\n\n", o.Object.Bucket, o.Object.Key)
+		thumbs := o.Thumbnails
+		if len(thumbs) == 0 { // an Outcome built by hand with the first size's fields only
+			thumbs = []Thumbnail{{Key: o.ThumbnailKey, Width: o.Width, Height: o.Height, URL: o.URL, URLExpires: o.URLExpires}}
+		}
+		what, links := "A thumbnail of s3://%s/%s is ready.\n\n", "The link works"
+		if len(thumbs) > 1 {
+			what, links = fmt.Sprintf("%d thumbnails of s3://%%s/%%s are ready.\n\n", len(thumbs)), "The links work"
+		}
+		fmt.Fprintf(&b, what, o.Object.Bucket, o.Object.Key)
 		fmt.Fprintf(&b, "Source:     %s, %dx%d pixels\n", o.Format, o.SourceWidth, o.SourceHeight)
-		fmt.Fprintf(&b, "Thumbnail:  %dx%d PNG, s3://%s/%s\n", o.Width, o.Height, thumbnailBucket, o.ThumbnailKey)
-		fmt.Fprintf(&b, "Link:       %s\n", o.URL)
-		fmt.Fprintf(&b, "The link works until %s (%s from now).\n", o.URLExpires.Format(time.RFC1123), roundDuration(o.URLExpires.Sub(now)))
+		for _, t := range thumbs {
+			size := ""
+			if t.Size != "" && len(thumbs) > 1 {
+				size = " (" + t.Size + ")"
+			}
+			fmt.Fprintf(&b, "Thumbnail:  %dx%d PNG%s, s3://%s/%s\n", t.Width, t.Height, size, thumbnailBucket, t.Key)
+			fmt.Fprintf(&b, "Link:       %s\n", t.URL)
+		}
+		exp := thumbs[0].URLExpires
+		fmt.Fprintf(&b, "%s until %s (%s from now).\n", links, exp.Format(time.RFC1123), roundDuration(exp.Sub(now)))
 	default:
 		subject = "Thumbnail failed: "
 		fmt.Fprintf(&b, "No thumbnail could be made of s3://%s/%s.\n\n", o.Object.Bucket, o.Object.Key)

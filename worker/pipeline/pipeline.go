@@ -28,6 +28,7 @@ import (
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/event"
 	"github.com/thumbq/thumbq/worker/failure"
+	"github.com/thumbq/thumbq/worker/fit"
 	"github.com/thumbq/thumbq/worker/thumb"
 )
 
@@ -42,9 +43,13 @@ const (
 
 // Result is what Process made of one object: Status OK or Skipped. A failure is Process's error.
 type Result struct {
-	Object       event.Object // Key is the key the object really has
-	Status       Status
-	Reason       string // why it was skipped
+	Object event.Object // Key is the key the object really has
+	Status Status
+	Reason string // why it was skipped
+	// Thumbnails are the thumbnails written, one per size (Processor.Thumb.Boxes()), in that order.
+	Thumbnails []Thumbnail
+	// ThumbnailKey, Width, Height, URL and URLExpires are the first size's, for the callers that
+	// show one thumbnail.
 	ThumbnailKey string
 	Width        int
 	Height       int
@@ -56,6 +61,15 @@ type Result struct {
 	// Redelivery is set when this upload version was finished (made and notified) by an earlier
 	// delivery: nothing was done again and nothing is to be notified.
 	Redelivery bool
+}
+
+// Thumbnail is one size's thumbnail of an object.
+type Thumbnail struct {
+	Size          string // the box as THUMBQ_SIZES writes it: "64x64", "256x256:cover"
+	Key           string
+	Width, Height int
+	URL           string
+	URLExpires    time.Time
 }
 
 // Client interfaces: the few calls of the AWS SDK this package makes.
@@ -99,15 +113,13 @@ type Processor struct {
 	Now          func() time.Time // nil means time.Now
 }
 
-// ThumbnailKey is where the thumbnail of a source key goes: the same source always maps to the same
-// key, so a redelivered message overwrites rather than duplicates. The box size is part of it, so
-// changing the size makes new thumbnails instead of mixing sizes under one name.
-func ThumbnailKey(sourceKey string, o thumb.Options) string {
-	w, h := o.Width, o.Height
-	if w <= 0 || h <= 0 {
-		w, h = config.DefaultThumbWidth, config.DefaultThumbHeight
-	}
-	return fmt.Sprintf("%dx%d/%s.png", w, h, sourceKey)
+// ThumbnailKey is where the thumbnail of a source key in box b goes: under the box's prefix
+// ("64x64/" for contain, "256x256-cover/", see fit.Box.Prefix), then the source key and ".png".
+// The same source always maps to the same key, so a redelivered message overwrites rather than
+// duplicates; the box is part of it, so changing the sizes makes new thumbnails instead of mixing
+// sizes under one name.
+func ThumbnailKey(sourceKey string, b fit.Box) string {
+	return b.Prefix() + "/" + sourceKey + ".png"
 }
 
 func (p *Processor) now() time.Time {
@@ -152,7 +164,10 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 	} else if st == noticeSent {
 		// A redelivery of an upload whose thumbnail was made and notified: acknowledge it.
 		out.Status, out.Reason, out.Redelivery = OK, "already made and notified", true
-		out.ThumbnailKey = ThumbnailKey(key, p.Thumb)
+		for _, b := range p.Thumb.Boxes() {
+			out.Thumbnails = append(out.Thumbnails, Thumbnail{Size: b.String(), Key: ThumbnailKey(key, b)})
+		}
+		out.ThumbnailKey = out.Thumbnails[0].Key
 		log.Info("redelivery of a finished upload; acknowledged without making the thumbnail again")
 		return out, nil
 	}
@@ -169,33 +184,42 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 		}
 		return out, failure.Wrap(failure.Corrupt, err) // thumb promises only failures; never retry an image
 	}
-	out.Width, out.Height = res.Width, res.Height
 	out.SourceWidth, out.SourceHeight, out.Format = res.SourceWidth, res.SourceHeight, res.Format
+	for _, t := range res.Thumbnails {
+		th, err := p.upload(ctx, obj.Bucket, key, etag, t)
+		if err != nil {
+			return out, err
+		}
+		out.Thumbnails = append(out.Thumbnails, th)
+		log.Debug("thumbnail written", "thumbnail_key", th.Key, "width", th.Width, "height", th.Height)
+	}
+	first := out.Thumbnails[0]
+	out.ThumbnailKey, out.Width, out.Height, out.URL, out.URLExpires = first.Key, first.Width, first.Height, first.URL, first.URLExpires
+	out.Status = OK
+	return out, nil
+}
 
-	out.ThumbnailKey = ThumbnailKey(key, p.Thumb)
-	_, err = p.Store.PutObject(ctx, &s3.PutObjectInput{
+// upload writes one size's thumbnail under its key and presigns a link to it.
+func (p *Processor) upload(ctx context.Context, bucket, key, etag string, t thumb.Thumbnail) (Thumbnail, error) {
+	th := Thumbnail{Size: t.Box.String(), Key: ThumbnailKey(key, t.Box), Width: t.Width, Height: t.Height}
+	_, err := p.Store.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &p.ThumbnailBucket,
-		Key:           &out.ThumbnailKey,
-		Body:          bytes.NewReader(res.PNG),
-		ContentLength: aws.Int64(int64(len(res.PNG))),
+		Key:           &th.Key,
+		Body:          bytes.NewReader(t.PNG),
+		ContentLength: aws.Int64(int64(len(t.PNG))),
 		ContentType:   aws.String("image/png"),
 		Metadata: map[string]string{
 			// S3 metadata travels as HTTP headers, so non-ASCII keys are percent-encoded here.
-			"source-bucket": obj.Bucket,
+			"source-bucket": bucket,
 			"source-key":    url.PathEscape(key),
 			"source-etag":   etag,
 		},
 	})
 	if err != nil {
-		return out, fmt.Errorf("put s3://%s/%s: %w", p.ThumbnailBucket, out.ThumbnailKey, err)
+		return th, fmt.Errorf("put s3://%s/%s: %w", p.ThumbnailBucket, th.Key, err)
 	}
-	out.URL, out.URLExpires, err = p.presign(ctx, out.ThumbnailKey)
-	if err != nil {
-		return out, err
-	}
-	out.Status = OK
-	log.Debug("thumbnail written", "thumbnail_key", out.ThumbnailKey, "width", out.Width, "height", out.Height)
-	return out, nil
+	th.URL, th.URLExpires, err = p.presign(ctx, th.Key)
+	return th, err
 }
 
 // makeThumbnail makes the thumbnail once the image's estimated peak memory fits in the budget:
@@ -315,7 +339,7 @@ func New(c config.Config, s3c *s3.Client, snsc Publisher, credentialsExpire func
 		SourceBucket:      c.SourceBucket,
 		ThumbnailBucket:   c.ThumbnailBucket,
 		TopicARN:          c.TopicARN,
-		Thumb:             thumb.Options{Width: c.ThumbWidth, Height: c.ThumbHeight, MaxPixels: c.MaxPixels},
+		Thumb:             thumb.Options{Sizes: c.Boxes(), MaxPixels: c.MaxPixels},
 		MaxBytes:          c.MaxBytes,
 		URLExpiry:         c.URLExpiry,
 		CredentialsExpire: credentialsExpire,

@@ -24,6 +24,7 @@ import (
 	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/event"
 	"github.com/thumbq/thumbq/worker/failure"
+	"github.com/thumbq/thumbq/worker/fit"
 	"github.com/thumbq/thumbq/worker/thumb"
 )
 
@@ -183,12 +184,28 @@ func TestProcessLeavesS3FailuresTransient(t *testing.T) {
 }
 
 func TestThumbnailKeyIsDeterministic(t *testing.T) {
-	o := thumb.Options{}
-	if a, b := ThumbnailKey("albums/été/φωτο.jpg", o), ThumbnailKey("albums/été/φωτο.jpg", o); a != b || a != "64x64/albums/été/φωτο.jpg.png" {
-		t.Errorf("ThumbnailKey = %q, %q; want 64x64/albums/été/φωτο.jpg.png twice", a, b)
+	b := thumb.Options{}.Boxes()[0]
+	if a, c := ThumbnailKey("albums/été/φωτο.jpg", b), ThumbnailKey("albums/été/φωτο.jpg", b); a != c || a != "64x64/albums/été/φωτο.jpg.png" {
+		t.Errorf("ThumbnailKey = %q, %q; want 64x64/albums/été/φωτο.jpg.png twice", a, c)
 	}
-	if a, b := ThumbnailKey("a.jpg", o), ThumbnailKey("a.png", o); a == b {
+	if a, c := ThumbnailKey("a.jpg", b), ThumbnailKey("a.png", b); a == c {
 		t.Errorf("a.jpg and a.png share thumbnail key %q", a)
+	}
+}
+
+func TestEachSizeHasItsOwnKeyPrefix(t *testing.T) {
+	tests := []struct{ name, size, want string }{
+		{"contain is the bare size", "64x64", "64x64/a.jpg.png"},
+		{"cover adds its mode", "256x256:cover", "256x256-cover/a.jpg.png"},
+		{"fill adds its mode", "100x40:fill", "100x40-fill/a.jpg.png"},
+		{"pad with enlarge adds both", "32x32:pad:enlarge", "32x32-pad-enlarge/a.jpg.png"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ThumbnailKey("a.jpg", fit.MustParse(tt.size)[0]); got != tt.want {
+				t.Errorf("ThumbnailKey(a.jpg, %s) = %q; want %q", tt.size, got, tt.want)
+			}
+		})
 	}
 }
 
