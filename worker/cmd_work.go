@@ -59,6 +59,9 @@ func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	h := &pipeline.Handler{Processor: pipeline.New(cfg, s3c, snsc, credentialsExpire(awsCfg))}
+	if err := useLinks(h.Processor, os.Getenv); err != nil {
+		return err
+	}
 	c := queue.NewConsumer(cfg, sqsc, h, log)
 	return c.Run(ctx)
 }
