@@ -36,6 +36,11 @@
 //   - ChangeMessageVisibilityBatch exists (goaws has none); other actions goaws lacks answer
 //     UnsupportedOperation;
 //   - CreateQueue gives new queues URLs on the endpoint (goaws's host is "<region>.<host>");
+//   - S3 answers "Expect: 100-continue" with the interim 100 Continue for an empty body too (Go's
+//     server sends one only when the body is read; without it the AWS CLI misread the next response
+//     on the connection, and aws s3 sync of a folder holding an empty file stalled for 60 s and
+//     uploaded the next file twice), and writes user metadata header names in lower case, as S3
+//     does (gofakes3 writes them canonicalized: head-object showed Source-Bucket);
 //   - SNS Publish delivers the standard envelope (goaws writes MessageAttributes as
 //     {"DataType","StringValue"} instead of {"Type","Value"}) and checks Subject as SNS does.
 //
