@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test test-worker test-deps build check bench bench-readme bench-go bench-deps fuzz
+.PHONY: help run serve test test-worker test-deps build check bench bench-readme bench-go bench-deps bench-worst fuzz
 
 help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,11 @@ bench: bench-deps ## Compare the engine with vipsthumbnail, ffmpeg, ImageMagick;
 
 bench-readme: bench-deps ## make bench, then put its tables in README.md between the bench markers
 	$(GO) run ./worker/bench -command "$(BENCH_CMD)" -readme README.md $(BENCH_FLAGS)
+
+# make bench-worst's own flags, e.g. WORST_FLAGS='-mp 50 -only jpeg-cmyk' (go run ./worker/thumb/internal/worstcase/measure -h).
+WORST_FLAGS ?= -row 20
+bench-worst: build ## Peak memory above idle and time of thumbq thumbnail on each format's generated 100 MP worst case (cwebp from Debian's webp for WebP)
+	$(GO) run ./worker/thumb/internal/worstcase/measure -thumbq bin/thumbq $(WORST_FLAGS)
 
 bench-go: ## Run the image engine's Go micro-benchmarks (go test -bench ./worker/thumb/...)
 	$(GO) test -run '^$$' -bench . -benchmem ./worker/thumb/...

@@ -1,0 +1,180 @@
+// Command measure writes the worst-case uploads of package worstcase and measures what
+// thumbq thumbnail costs on each: the peak resident memory above the tool's idle peak (the child's
+// rusage, as worker/bench measures) and the wall time. make bench-worst runs it.
+//
+//	go run ./worker/thumb/internal/worstcase/measure [-mp 100] [-dir .bench/worst] [-thumbq bin/thumbq]...
+//
+// With -row N it also makes N thumbnails in one process (the cases in turn), as a worker handles
+// uploads in a row, and reports that process's peak.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/thumbq/thumbq/worker/thumb/internal/worstcase"
+)
+
+func main() {
+	mp := flag.Float64("mp", 100, "megapixels of each case (100 is the default limit)")
+	dir := flag.String("dir", ".bench/worst", "folder the cases are written to (kept between runs)")
+	var bins multi
+	flag.Var(&bins, "thumbq", "thumbq binary to measure (repeat to compare several: before, after)")
+	only := flag.String("only", "", "measure only the cases whose name contains this")
+	row := flag.Int("row", 0, "then make this many thumbnails of the cases in turn in one process")
+	extra := flag.String("args", "", "more arguments for thumbq thumbnail, e.g. -max-pixels=200000000")
+	flag.Parse()
+	if len(bins) == 0 {
+		bins = multi{"bin/thumbq"}
+	}
+	if err := run(*mp, *dir, bins, *only, *row, strings.Fields(*extra)); err != nil {
+		fmt.Fprintln(os.Stderr, "measure:", err)
+		os.Exit(1)
+	}
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+func run(mp float64, dir string, bins []string, only string, row int, extra []string) error {
+	side := int(math.Sqrt(mp * 1e6))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var files, names []string
+	for _, c := range worstcase.Cases() {
+		if only != "" && !strings.Contains(c.Name, only) {
+			continue
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-%dx%d%s", c.Name, side, side, c.Ext))
+		if _, err := os.Stat(path); err != nil {
+			t0 := time.Now()
+			c.Name = fmt.Sprintf("%s-%dx%d", c.Name, side, side)
+			p, err := worstcase.WriteFile(c, dir, side, side)
+			if errors.Is(err, worstcase.ErrNoTool) {
+				fmt.Fprintf(os.Stderr, "skipping %s: %v\n", c.Name, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s in %v\n", p, time.Since(t0).Round(time.Millisecond))
+		}
+		files = append(files, path)
+		names = append(names, c.Name)
+	}
+	idleFile := filepath.Join(dir, "idle.png")
+	if _, err := os.Stat(idleFile); err != nil {
+		if _, err := worstcase.WriteFile(worstcase.Case{Name: "idle", Ext: ".png", Write: worstcase.Cases()[len(worstcase.Cases())-1].Write}, dir, 1, 1); err != nil {
+			return err
+		}
+	}
+	out, err := os.MkdirTemp("", "measure")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(out)
+	fmt.Printf("| upload (%g MP) | file size |", mp)
+	for _, b := range bins {
+		fmt.Printf(" %s: peak above idle, time, result |", b)
+	}
+	fmt.Println()
+	fmt.Printf("|---|---|%s\n", strings.Repeat("---|", len(bins)))
+	idle := make([]int64, len(bins))
+	for i, b := range bins {
+		s, err := thumbnail(b, out, extra, idleFile)
+		if err != nil {
+			return err
+		}
+		idle[i] = s.peak
+		fmt.Fprintf(os.Stderr, "%s idle peak: %.1f MB\n", b, float64(s.peak)/1e6)
+	}
+	for i, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %s | %s |", names[i], size(st.Size()))
+		for j, b := range bins {
+			s, err := thumbnail(b, out, extra, f)
+			if err != nil {
+				return err
+			}
+			fmt.Printf(" %.0f MB, %.1f s, %s |", float64(s.peak-idle[j])/1e6, s.wall.Seconds(), s.result)
+		}
+		fmt.Println()
+	}
+	if row > 0 && len(files) > 0 {
+		var in []string
+		for i := range row {
+			in = append(in, files[i%len(files)])
+		}
+		for j, b := range bins {
+			s, err := thumbnail(b, out, extra, in...)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("\n%s: %d worst cases in one process: peak %.0f MB (%.0f MB above idle), %.1f s\n", b, row, float64(s.peak)/1e6, float64(s.peak-idle[j])/1e6, s.wall.Seconds())
+		}
+	}
+	return nil
+}
+
+type sample struct {
+	peak   int64 // bytes
+	wall   time.Duration
+	result string
+}
+
+// thumbnail runs bin thumbnail on files and returns its peak RSS and the first failure's reason,
+// or "ok".
+func thumbnail(bin, out string, extra []string, files ...string) (sample, error) {
+	args := append(append([]string{"thumbnail", "-quiet", "-out", out}, extra...), files...)
+	cmd := exec.Command(bin, args...)
+	t0 := time.Now()
+	output, err := cmd.CombinedOutput()
+	wall := time.Since(t0)
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return sample{}, err
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return sample{}, errors.New("no rusage on this system")
+	}
+	result := "ok"
+	if ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+		result = "killed by " + ws.Signal().String()
+	} else if err != nil {
+		for _, line := range strings.Split(string(output), "\n") {
+			if strings.HasPrefix(line, "FAIL") {
+				result = line
+				if i := strings.Index(line, ": "); i >= 0 {
+					result = strings.TrimSpace(line[i+2:])
+				}
+				break
+			}
+		}
+	}
+	return sample{peak: ru.Maxrss * 1024, wall: wall, result: result}, nil
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.0f KB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
