@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
-	"github.com/thumbq/thumbq/worker/event"
 	"github.com/thumbq/thumbq/worker/failure"
 )
 
@@ -31,10 +28,9 @@ type Notification struct {
 // thumbnail is in.
 func NewNotification(o Outcome, thumbnailBucket string, now time.Time) Notification {
 	n := Notification{Attributes: map[string]string{
-		"bucket":          o.Object.Bucket,
-		"key":             o.Object.Key,
-		"status":          string(o.Status),
-		"notification-id": NotificationID(o.Object),
+		"bucket": o.Object.Bucket,
+		"key":    o.Object.Key,
+		"status": string(o.Status),
 	}}
 	var b strings.Builder
 	var subject string
