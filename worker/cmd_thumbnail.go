@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/fit"
 	"github.com/thumbq/thumbq/worker/thumb"
 )
 
@@ -26,12 +28,17 @@ to the output folder as <file name>.png. A folder stands for every file under it
 included; their thumbnails keep the folder's layout (-out/<path under the folder>.png). The output
 folder is made when the first thumbnail is written. Prints one line per file; exits 1 if any file
 failed.
+
+-sizes takes the worker's THUMBQ_SIZES list, such as 64x64,256x256:cover: the file is decoded
+once and each size written; with more than one size each goes under its key prefix, as in the
+thumbnail bucket (-out/64x64/<name>.png, -out/256x256-cover/<name>.png).
 `
 
 func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("thumbnail", "[flags] FILE...", thumbnailHelp, stderr)
-	width := fs.Int("width", config.DefaultThumbWidth, "width of the box the thumbnail fits in")
+	width := fs.Int("width", config.DefaultThumbWidth, "width of the box the thumbnail fits in (when -sizes is not given)")
 	height := fs.Int("height", config.DefaultThumbHeight, "height of the box")
+	sizes := fs.String("sizes", "", "thumbnails to make, as THUMBQ_SIZES: WxH[:contain|cover|fill|pad][:enlarge],... (instead of -width/-height)")
 	maxPixels := fs.Int64("max-pixels", config.DefaultMaxPixels, "refuse images with more pixels than this")
 	out := fs.String("out", ".", "folder the thumbnails are written to")
 	quiet := fs.Bool("quiet", false, "print only failures and the summary")
@@ -61,6 +68,20 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	opts := thumb.Options{Width: *width, Height: *height, MaxPixels: *maxPixels}
+	if *sizes != "" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["width"] || set["height"] {
+			fmt.Fprintln(stderr, "thumbq thumbnail: give -sizes or -width/-height, not both")
+			return errUsage
+		}
+		boxes, err := fit.Parse(*sizes)
+		if err != nil {
+			fmt.Fprintf(stderr, "thumbq thumbnail: -sizes: %v\n", err)
+			return errUsage
+		}
+		opts.Sizes = boxes
+	}
 	var failed int
 	start := time.Now()
 	taken := map[string]string{} // output name -> the file that took it
@@ -83,15 +104,19 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			continue
 		}
 		taken[name] = path
-		res, err := thumbnailFile(path, filepath.Join(*out, filepath.FromSlash(name)), opts, &buf)
+		res, err := thumbnailFile(path, *out, filepath.FromSlash(name), opts, &buf)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
 			continue
 		}
 		if !*quiet {
-			fmt.Fprintf(stdout, "ok   %s: %s %dx%d -> %dx%d %s (%s)\n", path, res.Format, res.SourceWidth, res.SourceHeight,
-				res.Width, res.Height, res.path, time.Since(t0).Round(time.Millisecond))
+			made := make([]string, len(res.Thumbnails))
+			for i, t := range res.Thumbnails {
+				made[i] = fmt.Sprintf("%dx%d %s", t.Width, t.Height, res.paths[i])
+			}
+			fmt.Fprintf(stdout, "ok   %s: %s %dx%d -> %s (%s)\n", path, res.Format, res.SourceWidth, res.SourceHeight,
+				strings.Join(made, ", "), time.Since(t0).Round(time.Millisecond))
 		}
 	}
 	n := len(inputs)
@@ -148,12 +173,13 @@ func thumbnailInputs(args []string) ([]input, error) {
 
 type written struct {
 	thumb.Result
-	path string
+	paths []string // one per thumbnail
 }
 
 // thumbnailFile reads path into buf (kept from file to file, so a folder of photos does not
-// allocate, fault in and collect a new buffer per file) and writes its thumbnail to dst.
-func thumbnailFile(path, dst string, opts thumb.Options, buf *bytes.Buffer) (written, error) {
+// allocate, fault in and collect a new buffer per file) and writes its thumbnails under out: as
+// out/name for one size, as out/<prefix>/name for each of several.
+func thumbnailFile(path, out, name string, opts thumb.Options, buf *bytes.Buffer) (written, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return written{}, err
@@ -171,14 +197,24 @@ func thumbnailFile(path, dst string, opts thumb.Options, buf *bytes.Buffer) (wri
 	if err != nil {
 		return written{}, err
 	}
-	if strings.EqualFold(filepath.Clean(dst), filepath.Clean(path)) {
-		return written{}, errors.New("the thumbnail would overwrite its source")
+	w := written{Result: res}
+	for _, t := range res.Thumbnails {
+		dst := filepath.Join(out, name)
+		if len(res.Thumbnails) > 1 {
+			dst = filepath.Join(out, t.Box.Prefix(), name)
+		}
+		if strings.EqualFold(filepath.Clean(dst), filepath.Clean(path)) {
+			return written{}, errors.New("the thumbnail would overwrite its source")
+		}
+		w.paths = append(w.paths, dst)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return written{}, err
+	for i, t := range res.Thumbnails {
+		if err := os.MkdirAll(filepath.Dir(w.paths[i]), 0o755); err != nil {
+			return written{}, err
+		}
+		if err := os.WriteFile(w.paths[i], t.PNG, 0o644); err != nil {
+			return written{}, err
+		}
 	}
-	if err := os.WriteFile(dst, res.PNG, 0o644); err != nil {
-		return written{}, err
-	}
-	return written{res, dst}, nil
+	return w, nil
 }
