@@ -32,6 +32,7 @@ const (
 	EnvVisibilityTimeout = "THUMBQ_VISIBILITY_TIMEOUT" // the work queue's visibility timeout (Go duration)
 	EnvGracePeriod       = "THUMBQ_GRACE_PERIOD"       // time in-flight work gets after SIGTERM (Go duration)
 	EnvMemoryBudget      = "THUMBQ_MEMORY_BUDGET"      // bytes decoding may use at once; default: the container's limit less a reserve
+	EnvImageTimeout      = "THUMBQ_IMAGE_TIMEOUT"      // longest time one image's thumbnails may take to make (Go duration)
 	EnvLogLevel          = "THUMBQ_LOG_LEVEL"          // debug, info, warn, error
 )
 
@@ -45,6 +46,7 @@ const (
 	DefaultURLExpiry         = 24 * time.Hour
 	DefaultVisibilityTimeout = 60 * time.Second
 	DefaultGracePeriod       = 25 * time.Second
+	DefaultImageTimeout      = 30 * time.Second // a 100 MP worst case takes under 10 s on one core
 	DefaultWaitTime          = 20 * time.Second // SQS long-poll wait, the longest SQS allows
 	DefaultRetryBase         = 10 * time.Second // first delay before a transient failure is retried; it triples each receive
 	DefaultLogLevel          = "info"
@@ -68,6 +70,9 @@ const (
 	MaxVisibilityTimeout = 12 * time.Hour
 	MaxWaitTime          = 20 * time.Second // SQS's longest long poll
 	MaxRetryDelay        = MaxVisibilityTimeout
+	// An image's time budget: at least a second, at most an hour (the heartbeat keeps the message
+	// meanwhile).
+	MinImageTimeout, MaxImageTimeout = time.Second, time.Hour
 	// MaxStopTimeout is the longest container stop timeout Fargate allows (SIGTERM to SIGKILL).
 	MaxStopTimeout = 120 * time.Second
 	// StopTimeoutMargin is what the container's stop timeout adds to the grace period, for the
@@ -77,6 +82,13 @@ const (
 	// MaxReceiveCount is the work queue's redrive policy: after this many receives SQS moves a
 	// message to the dead-letter queue. The stack and the local emulator both use it.
 	MaxReceiveCount = 3
+	// QueueMaxReceiveCount is the redrive policy the stack and the emulator give the work queue:
+	// two receives more than the worker's own MaxReceiveCount, as a backstop for workers killed
+	// while they work (a SIGKILL, an OOM kill, a lost host), which never get to say why. The
+	// worker itself dead-letters, with the reason, on its MaxReceiveCount-th failing receive, so a
+	// message reaches the dead-letter queue without a reason only if its worker dies on three
+	// receives in a row.
+	QueueMaxReceiveCount = MaxReceiveCount + 2
 	// RequestTimeout bounds each call that records a message's fate (delete, change visibility,
 	// send to the dead-letter queue, publish), so a stop is never held up by a silent endpoint.
 	RequestTimeout = 15 * time.Second
@@ -107,6 +119,7 @@ type Config struct {
 	URLExpiry         time.Duration
 	VisibilityTimeout time.Duration
 	GracePeriod       time.Duration
+	ImageTimeout      time.Duration // the time one image may take; over it, it fails as too-slow
 	MemoryBudget      int64         // 0: derived at start-up from the container's memory limit (package budget)
 	WaitTime          time.Duration // not from the environment: local mode polls for 1 s so a stop is quick
 	RetryBase         time.Duration // not from the environment: local mode retries after 1 s
@@ -124,6 +137,7 @@ func Defaults() Config {
 		URLExpiry:         DefaultURLExpiry,
 		VisibilityTimeout: DefaultVisibilityTimeout,
 		GracePeriod:       DefaultGracePeriod,
+		ImageTimeout:      DefaultImageTimeout,
 		WaitTime:          DefaultWaitTime,
 		RetryBase:         DefaultRetryBase,
 		LogLevel:          DefaultLogLevel,
@@ -203,6 +217,7 @@ func (c Config) Validate() error {
 		errs.add(EnvVisibilityTimeout, fmt.Sprintf("%s: SQS takes whole seconds", c.VisibilityTimeout))
 	}
 	errs.durationIn(EnvGracePeriod, c.GracePeriod, 0, MaxGracePeriod)
+	errs.durationIn(EnvImageTimeout, c.ImageTimeout, MinImageTimeout, MaxImageTimeout)
 	errs.durationIn("wait time", c.WaitTime, time.Second, MaxWaitTime)
 	errs.durationIn("retry base", c.RetryBase, time.Second, MaxRetryDelay)
 	switch c.LogLevel {
@@ -279,6 +294,7 @@ func Variables() []Variable {
 		{EnvURLExpiry, d.URLExpiry.String(), false, "presigned link lifetime; at most 168h, and never past the signing credentials' expiry", setDuration(func(c *Config) *time.Duration { return &c.URLExpiry })},
 		{EnvVisibilityTimeout, d.VisibilityTimeout.String(), false, "the work queue's visibility timeout (whole seconds); renewed every third of it while an image is worked on", setDuration(func(c *Config) *time.Duration { return &c.VisibilityTimeout })},
 		{EnvGracePeriod, d.GracePeriod.String(), false, fmt.Sprintf("time in-flight work gets after SIGTERM before it is handed back; at most %s", MaxGracePeriod), setDuration(func(c *Config) *time.Duration { return &c.GracePeriod })},
+		{EnvImageTimeout, d.ImageTimeout.String(), false, fmt.Sprintf("time one image may take to decode and make its thumbnails, %s to %s; over it the upload fails as too-slow (not retried)", MinImageTimeout, MaxImageTimeout), setDuration(func(c *Config) *time.Duration { return &c.ImageTimeout })},
 		{EnvMemoryBudget, "derived", false, "bytes image decoding may use at once (each image waits for its estimated peak); default: the container's memory limit less 96 MiB and THUMBQ_CONCURRENCY x THUMBQ_MAX_BYTES, or 1 GiB less that without a limit", setInt64(func(c *Config) *int64 { return &c.MemoryBudget })},
 		{EnvLogLevel, d.LogLevel, false, "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = strings.ToLower(v); return nil }},
 	}

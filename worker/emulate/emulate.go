@@ -93,11 +93,11 @@ const (
 	DefaultRegion = "us-east-1"
 	// DefaultPrefix is the resource name prefix when Options.Prefix is empty.
 	DefaultPrefix = "thumbq"
-	// MaxReceiveCount is the work queue's redrive policy, config.MaxReceiveCount as in the CDK
+	// MaxReceiveCount is the work queue's redrive policy, config.QueueMaxReceiveCount as in the CDK
 	// stack: a message received this many times without being deleted moves to the dead-letter
 	// queue when its visibility timeout expires (AWS moves it on the next receive; the receive
 	// counts are the same).
-	MaxReceiveCount = config.MaxReceiveCount
+	MaxReceiveCount = config.QueueMaxReceiveCount
 	// TickInterval is how often expired visibility timeouts are noticed.
 	TickInterval = 100 * time.Millisecond
 	// AccessKeyID and SecretAccessKey are the dummy credentials Env and AWSConfig hand out; the

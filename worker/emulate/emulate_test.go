@@ -392,7 +392,7 @@ func TestSQSThroughSDK(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GetQueueAttributes: %v", err)
 		}
-		want := fmt.Sprintf(`{"deadLetterTargetArn":"arn:aws:sqs:%s:%s:%s","maxReceiveCount":3}`, s.Region, AccountID, queueName(s.DeadLetterURL))
+		want := fmt.Sprintf(`{"deadLetterTargetArn":"arn:aws:sqs:%s:%s:%s","maxReceiveCount":%d}`, s.Region, AccountID, queueName(s.DeadLetterURL), MaxReceiveCount)
 		if got := out.Attributes["RedrivePolicy"]; got != want {
 			t.Errorf("RedrivePolicy = %s; want %s", got, want)
 		}
@@ -442,7 +442,7 @@ func TestSQSThroughSDK(t *testing.T) {
 	})
 }
 
-func TestMessageMovesToDeadLetterQueueAfterThreeReceives(t *testing.T) {
+func TestMessageMovesToDeadLetterQueueAfterMaxReceiveCountReceives(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, Options{VisibilityTimeout: time.Second})
 	c := s.SQSClient()

@@ -485,7 +485,7 @@ func (e *env) exhausted(ctx context.Context) []Result {
 			for _, k := range []string{o.Key, o.AltKey} {
 				if k != "" {
 					rs = append(rs, Result{Key: k, Status: Failed, Reason: ReasonMovedBySQS,
-						Error: fmt.Sprintf("SQS moved it to the dead-letter queue after %d receives without an outcome (see the worker log)", config.MaxReceiveCount)})
+						Error: fmt.Sprintf("SQS moved it to the dead-letter queue after %d receives without an outcome (see the worker log)", config.QueueMaxReceiveCount)})
 				}
 			}
 		}

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 
+	"github.com/thumbq/thumbq/worker/event"
 	"github.com/thumbq/thumbq/worker/failure"
 )
 
@@ -28,9 +31,10 @@ type Notification struct {
 // thumbnail is in.
 func NewNotification(o Outcome, thumbnailBucket string, now time.Time) Notification {
 	n := Notification{Attributes: map[string]string{
-		"bucket": o.Object.Bucket,
-		"key":    o.Object.Key,
-		"status": string(o.Status),
+		"bucket":          o.Object.Bucket,
+		"key":             o.Object.Key,
+		"status":          string(o.Status),
+		"notification-id": NotificationID(o.Object),
 	}}
 	var b strings.Builder
 	var subject string
@@ -141,4 +145,13 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// NotificationID names the one notification of an upload version: the same for every delivery of
+// it. Publishing is effectively once (see Notify), but an SNS Publish whose answer is lost is
+// published again by the SDK or a redelivery, and no sender can tell; a subscriber that must never
+// see a duplicate (the email digest) drops a notification-id it has seen.
+func NotificationID(obj event.Object) string {
+	sum := sha256.Sum256([]byte(obj.Bucket + "\x00" + obj.Key + "\x00" + obj.ETag))
+	return hex.EncodeToString(sum[:16])
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/event"
 )
 
@@ -20,16 +21,20 @@ import (
 // before publishing, the worker claims a marker object in the thumbnail bucket with a conditional
 // write (If-None-Match: *), keyed by the source key and its ETag. Only the worker whose write
 // succeeds publishes, then overwrites the marker with "sent". A redelivery that finds "sent" is
-// acknowledged at once, without downloading or decoding; one that finds "pending" waits (a
-// transient error) unless the claim is older than ClaimTimeout, when the claimant is taken to have
-// died between claiming and publishing and the notification is sent again. The markers expire
-// with the thumbnail bucket's lifecycle.
+// acknowledged at once, without downloading or decoding; one that finds "pending" waits while the
+// claim is younger than ClaimTimeout (its message stays invisible meanwhile), for it to turn
+// "sent" or stale. A live claimant never holds a claim longer: its claim, publish and marker
+// write are bounded by config.RequestTimeout. A stale claim means the claimant died between
+// claiming and publishing, and the notification is sent again. The markers expire with the
+// thumbnail bucket's lifecycle.
 
 // MarkerPrefix is where the notification markers live in the thumbnail bucket.
 const MarkerPrefix = "_thumbq/notified/"
 
-// DefaultClaimTimeout is how long a "pending" claim is honoured before another delivery takes over.
-const DefaultClaimTimeout = 2 * time.Minute
+// DefaultClaimTimeout is how long a "pending" claim is honoured before another delivery takes over:
+// longer than a live claimant can take (config.RequestTimeout), short enough to wait out while
+// the message is held.
+const DefaultClaimTimeout = config.RequestTimeout + 5*time.Second
 
 type noticeState int
 
@@ -93,9 +98,24 @@ func (p *Processor) writeMarker(ctx context.Context, key, state string, onlyIfNe
 // errClaimed says another delivery holds a fresh claim: try again later.
 var errClaimed = errors.New("another delivery is notifying this upload")
 
-// claim takes the right to notify an upload version. It returns false, nil when the notification
-// was sent already.
+// claim takes the right to notify an upload version, waiting out another delivery's fresh claim.
+// It returns false, nil when the notification was sent already.
 func (p *Processor) claim(ctx context.Context, key string) (bool, error) {
+	deadline := p.now().Add(p.claimTimeout() + time.Second)
+	for {
+		claimed, err := p.claimOnce(ctx, key)
+		if err != errClaimed || !p.now().Before(deadline) {
+			return claimed, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (p *Processor) claimOnce(ctx context.Context, key string) (bool, error) {
 	err := p.writeMarker(ctx, key, markPending, true)
 	if err == nil {
 		return true, nil
@@ -130,6 +150,13 @@ func (p *Processor) claimTimeout() time.Duration {
 // A publish that fails releases the claim, so the retry publishes.
 func (p *Processor) Notify(ctx context.Context, o Outcome) error {
 	key := markerKey(o.Object)
+	if key != "" {
+		// Bound the whole claim -> publish -> mark, so a claim is never held longer than
+		// ClaimTimeout by a live worker.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.claimTimeout()+config.RequestTimeout+2*time.Second)
+		defer cancel()
+	}
 	if key == "" {
 		return p.publish(ctx, o)
 	}
@@ -137,7 +164,9 @@ func (p *Processor) Notify(ctx context.Context, o Outcome) error {
 	if err != nil || !claimed {
 		return err
 	}
-	if err := p.publish(ctx, o); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, config.RequestTimeout)
+	defer cancel()
+	if err := p.publish(pctx, o); err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		p.Store.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: &p.ThumbnailBucket, Key: &key}) // best effort: a stale claim is taken over anyway

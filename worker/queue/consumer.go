@@ -315,15 +315,18 @@ func (c *Consumer) logFor(m sqstypes.Message) *slog.Logger {
 func (c *Consumer) handle(ctx context.Context, m sqstypes.Message) {
 	log := c.logFor(m)
 	body := []byte(aws.ToString(m.Body))
+	// The heartbeat goes on while the outcome is recorded (a dead letter's notification may wait),
+	// and stops before the message's visibility is changed on purpose.
 	stopHeartbeat := c.heartbeat(ctx, m, log)
+	defer stopHeartbeat()
 	err := c.Handler.Handle(ctx, body, log)
-	stopHeartbeat()
 	switch classify(ctx, err) {
 	case done:
 		c.deleteDone(m, log)
 	case deadLetter:
 		c.deadLetter(ctx, m, body, err, log)
 	case release:
+		stopHeartbeat()
 		c.release(m, log)
 	default:
 		if max := c.maxReceives(); receiveCount(m) >= max {
@@ -333,6 +336,7 @@ func (c *Consumer) handle(ctx context.Context, m sqstypes.Message) {
 			c.deadLetter(ctx, m, body, err, log)
 			return
 		}
+		stopHeartbeat()
 		c.retryLater(m, err, log)
 	}
 }
@@ -392,7 +396,9 @@ func (c *Consumer) deadLetter(ctx context.Context, m sqstypes.Message, body []by
 		log.Error("could not send to the dead-letter queue; left on the work queue", "error", serr, "reason", code)
 		return
 	}
-	c.Handler.DeadLettered(ctx, body, err, log)
+	hookCtx, cancelHook := context.WithTimeout(context.WithoutCancel(ctx), config.HookTimeout)
+	defer cancelHook()
+	c.Handler.DeadLettered(hookCtx, body, err, log)
 	if derr := c.delete(m); derr != nil {
 		log.Error("delete after dead-lettering not confirmed; if the message comes back it is dead-lettered again", "error", derr)
 	}
