@@ -482,12 +482,16 @@ func TestServeWithWorkersElsewhere(t *testing.T) {
 		return nil
 	})
 	outcomes := map[string]string{}
+	hinted := false
 	deadline := time.After(60 * time.Second)
 	for len(outcomes) < len(uploaded) {
 		select {
 		case line, ok := <-lines:
 			if !ok {
 				t.Fatalf("serve ended; outcomes so far %v\nworker log:\n%s", outcomes, workLog.String())
+			}
+			if strings.Contains(line, binary+" status --queue-url ") {
+				hinted = true // the status hint names the binary as run, not a thumbq that is not on PATH
 			}
 			status, rest, _ := strings.Cut(line, " ")
 			key, _, _ := strings.Cut(strings.TrimSpace(rest), ": ")
@@ -506,6 +510,9 @@ func TestServeWithWorkersElsewhere(t *testing.T) {
 	}
 	if ok != 9 || len(outcomes) != 12 {
 		t.Errorf("outcomes %v; want 9 ok of the 12 samples (3 are not images)", outcomes)
+	}
+	if !hinted {
+		t.Errorf("serve's hint does not run %s status", binary)
 	}
 	list, err := s3c.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String("thumbq-thumbnails"), Prefix: aws.String("64x64/")})
 	if err != nil || len(list.Contents) != 9 {

@@ -193,7 +193,8 @@ func Redrive(ctx context.Context, q AdminSQS, deadLetterURL, queueURL string, op
 }
 
 // moveByHand moves at most r.Present messages. The permanent failures it leaves are held
-// invisible until it ends, so that each is looked at once, and then made visible again.
+// invisible until it ends, so that each is looked at once, and then made visible again; so is
+// what it received but had not moved when an error or an interrupt stops it.
 func moveByHand(ctx context.Context, q AdminSQS, from, to string, opts RedriveOptions, r *Redriven) error {
 	hold := opts.Hold
 	if hold <= 0 {
@@ -218,7 +219,11 @@ func moveByHand(ctx context.Context, q AdminSQS, from, to string, opts RedriveOp
 			return fmt.Errorf("receive from %s: %w", from, err)
 		}
 		fresh := 0
-		for _, m := range out.Messages {
+		for i, m := range out.Messages {
+			// On an error or an interrupt, what this batch has not moved is made visible again
+			// with what was held (a message whose copy was sent but whose delete failed is then
+			// on both queues: never on neither).
+			unmoved := out.Messages[i:]
 			id := aws.ToString(m.MessageId)
 			if seen[id] {
 				continue // held before and visible again: it is already counted
@@ -237,9 +242,11 @@ func moveByHand(ctx context.Context, q AdminSQS, from, to string, opts RedriveOp
 				}
 			}
 			if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &to, MessageBody: m.Body, MessageAttributes: attrs}); err != nil {
+				held = append(held, unmoved...)
 				return fmt.Errorf("send to %s: %w", to, err)
 			}
 			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &from, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				held = append(held, unmoved...)
 				return fmt.Errorf("delete from %s after sending its copy: %w", from, err)
 			}
 			r.Moved++

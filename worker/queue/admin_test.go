@@ -247,3 +247,55 @@ func TestRedriveEndsWhileTheWorkerRefillsTheDeadLetterQueue(t *testing.T) {
 		}
 	}
 }
+
+// cancelAfterSend is the emulator's SQS client with a Ctrl-C after the first message is sent.
+type cancelAfterSend struct {
+	AdminSQS
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterSend) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	out, err := c.AdminSQS.SendMessage(ctx, in, opts...)
+	c.cancel()
+	return out, err
+}
+
+// TestRedriveInterrupted: a Ctrl-C mid-redrive says what moved, and what it held aside is
+// visible on the dead-letter queue again at once, nothing lost or hidden.
+func TestRedriveInterrupted(t *testing.T) {
+	ctx := context.Background()
+	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "interrupt", VisibilityTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	q := stack.SQSClient()
+	for i, reason := range []string{"not-an-image", "", "", "corrupt"} {
+		attrs := map[string]sqstypes.MessageAttributeValue{}
+		if reason != "" {
+			attrs[AttrReason] = stringAttr(reason)
+		}
+		body := `{"n":` + strconv.Itoa(i) + `}`
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &stack.DeadLetterURL, MessageBody: &body, MessageAttributes: attrs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r, err := Redrive(rctx, cancelAfterSend{q, cancel}, stack.DeadLetterURL, stack.QueueURL, RedriveOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Redrive interrupted = %+v, %v; want context.Canceled", r, err)
+	}
+	if r.Present != 4 || r.Moved > 1 {
+		t.Errorf("Redrive interrupted = %+v; want 4 present, at most the one sent before the interrupt moved", r)
+	}
+	d, err := Status(ctx, q, nil, stack.QueueURL, stack.DeadLetterURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The message whose copy was sent may not have been deleted (the interrupt came between):
+	// then it is on both queues, never on neither.
+	if d.DeadLetter+d.Visible < 4 || d.InFlight != 0 {
+		t.Errorf("after the interrupt: %+v; want all 4 messages visible on one queue or the other, none held", d)
+	}
+}
