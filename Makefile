@@ -8,7 +8,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .DEFAULT_GOAL := help
-.PHONY: help run serve test test-worker test-deps build check bench bench-readme bench-go bench-deps bench-worst fuzz
+.PHONY: help run serve test test-worker test-deps build check chaos bench bench-readme bench-go bench-deps bench-worst fuzz
 
 help: ## List the targets with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,11 @@ check: ## Vet and lint every package (go vet, staticcheck pinned at v0.8.2); CI 
 
 test-worker: test-deps ## Run the worker's tests only
 	$(GO) test ./worker/...
+
+# make chaos's own flags, e.g. CHAOS_FLAGS='-uploads 500 -faults 0.4 -seed 3' (go run ./worker/chaos -h lists them).
+CHAOS_FLAGS ?=
+chaos: ## Fault run: 200 uploads, 3 thumbq work processes behind 20% injected faults, 40 SIGKILLs, 10 SIGTERMs (about 2 minutes)
+	$(GO) run ./worker/chaos $(CHAOS_FLAGS)
 
 # make bench's own flags, e.g. BENCH_FLAGS='-repeat 5 -workers 4' (go run ./worker/bench -h lists them).
 BENCH_FLAGS ?=

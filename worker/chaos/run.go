@@ -112,7 +112,7 @@ func run(ctx context.Context, o options, out io.Writer) (report, error) {
 	}
 	if o.binary == "" {
 		o.binary = filepath.Join(o.dir, "thumbq")
-		if b, err := exec.Command("go", "build", "-o", o.binary, "./worker").CombinedOutput(); err != nil {
+		if b, err := exec.Command("go", "build", "-o", o.binary, "github.com/thumbq/thumbq/worker").CombinedOutput(); err != nil {
 			return report{}, fmt.Errorf("build thumbq: %v\n%s", err, b)
 		}
 	}
