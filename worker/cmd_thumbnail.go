@@ -104,7 +104,7 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			continue
 		}
 		taken[name] = path
-		res, err := thumbnailFile(path, *out, filepath.FromSlash(name), opts, &buf)
+		res, err := thumbnailFile(ctx, path, *out, filepath.FromSlash(name), opts, &buf)
 		if err != nil {
 			failed++
 			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
@@ -179,7 +179,7 @@ type written struct {
 // thumbnailFile reads path into buf (kept from file to file, so a folder of photos does not
 // allocate, fault in and collect a new buffer per file) and writes its thumbnails under out: as
 // out/name for one size, as out/<prefix>/name for each of several.
-func thumbnailFile(path, out, name string, opts thumb.Options, buf *bytes.Buffer) (written, error) {
+func thumbnailFile(ctx context.Context, path, out, name string, opts thumb.Options, buf *bytes.Buffer) (written, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return written{}, err
@@ -193,7 +193,7 @@ func thumbnailFile(path, out, name string, opts thumb.Options, buf *bytes.Buffer
 	if err != nil {
 		return written{}, err
 	}
-	res, err := thumb.Make(buf.Bytes(), opts)
+	res, err := thumb.Make(ctx, buf.Bytes(), opts)
 	if err != nil {
 		return written{}, err
 	}

@@ -38,6 +38,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	m[EnvMaxBytes], m[EnvMaxPixels] = "1000", "2000"
 	m[EnvConcurrency] = "3"
 	m[EnvURLExpiry], m[EnvVisibilityTimeout], m[EnvGracePeriod] = "2h", "90s", "10s"
+	m[EnvImageTimeout] = "45s"
 	m[EnvLogLevel] = "DEBUG"
 	c, err := Load(env(m))
 	if err != nil {
@@ -46,7 +47,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	want := Config{SourceBucket: "src", ThumbnailBucket: "thumbs", QueueURL: "https://sqs/q", DeadLetterURL: "https://sqs/dlq",
 		TopicARN: "arn:aws:sns:us-east-1:1:t", ThumbWidth: 128, ThumbHeight: 96, MaxBytes: 1000, MaxPixels: 2000,
 		Concurrency: 3, URLExpiry: 2 * time.Hour, VisibilityTimeout: 90 * time.Second, GracePeriod: 10 * time.Second,
-		WaitTime: DefaultWaitTime, RetryBase: DefaultRetryBase, LogLevel: "debug"}
+		ImageTimeout: 45 * time.Second, WaitTime: DefaultWaitTime, RetryBase: DefaultRetryBase, LogLevel: "debug"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load = %+v;\nwant %+v", c, want)
 	}
@@ -164,6 +165,8 @@ func TestValidateRefusesWhatLoadWould(t *testing.T) {
 		{"the defaults alone lack the required names", EnvSourceBucket, func(c *Config) { *c = Defaults() }},
 		{"a visibility timeout in part seconds is refused (SQS takes whole seconds)", EnvVisibilityTimeout, func(c *Config) { c.VisibilityTimeout = 1500 * time.Millisecond }},
 		{"a grace period past Fargate's stop timeout is refused", EnvGracePeriod, func(c *Config) { c.GracePeriod = MaxGracePeriod + time.Second }},
+		{"an image time budget under a second is refused", EnvImageTimeout, func(c *Config) { c.ImageTimeout = time.Second - 1 }},
+		{"an image time budget over an hour is refused", EnvImageTimeout, func(c *Config) { c.ImageTimeout = MaxImageTimeout + time.Second }},
 		{"a zero concurrency is refused", EnvConcurrency, func(c *Config) { c.Concurrency = 0 }},
 		{"a box wider than the bound is refused", EnvThumbWidth, func(c *Config) { c.ThumbWidth = MaxThumbSide + 1 }},
 		{"an empty size list is refused", EnvSizes, func(c *Config) { c.Sizes = []fit.Box{} }},

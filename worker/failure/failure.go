@@ -31,6 +31,9 @@ const (
 	// OverMemoryBudget is an image whose estimated decoding memory exceeds the worker's whole
 	// memory budget: it could never be admitted.
 	OverMemoryBudget Code = "over-memory-budget"
+	// TooSlow is an image whose thumbnails were not made within THUMBQ_IMAGE_TIMEOUT: a file built
+	// to be slow would be as slow on every receive.
+	TooSlow Code = "too-slow"
 )
 
 // Codes lists every code with what it means, in the order the README's table gives them.
@@ -50,6 +53,7 @@ func Codes() []struct {
 		{WrongBucket, "the event names a bucket other than THUMBQ_SOURCE_BUCKET"},
 		{MalformedEvent, "the queue message is not an S3 \"Object Created\" event thumbq can read"},
 		{OverMemoryBudget, "decoding the image would need more memory than the worker's whole budget (its estimate, from the header, before decoding)"},
+		{TooSlow, "making the image's thumbnails took longer than THUMBQ_IMAGE_TIMEOUT"},
 		{RetriesExhausted, "S3, SNS or the network failed on every receive the queue allows (3); the detail is the last error"},
 	}
 }

@@ -107,6 +107,9 @@ type Processor struct {
 	// Budget, when set, admits an image to decoding only when its estimated peak memory is free
 	// (see package budget); nil decodes at once.
 	Budget *budget.Budget
+	// ImageTimeout, when set, is the time making one image's thumbnails may take
+	// (THUMBQ_IMAGE_TIMEOUT); an image over it fails permanently as failure.TooSlow.
+	ImageTimeout time.Duration
 	// ClaimTimeout is how long another delivery's claim to notify an upload is honoured; 0 means
 	// DefaultClaimTimeout (see Notify).
 	ClaimTimeout time.Duration
@@ -227,7 +230,7 @@ func (p *Processor) upload(ctx context.Context, bucket, key, etag string, t thum
 // refuses at once an image that could never fit.
 func (p *Processor) makeThumbnail(ctx context.Context, data []byte, log *slog.Logger) (thumb.Result, error) {
 	if p.Budget == nil {
-		return thumb.Make(data, p.Thumb)
+		return p.makeWithin(ctx, data, "")
 	}
 	h, need, err := thumb.Estimate(data, p.Thumb)
 	if err != nil {
@@ -247,7 +250,28 @@ func (p *Processor) makeThumbnail(ctx context.Context, data []byte, log *slog.Lo
 		log.Info("waited for memory", "format", h.Format, "width", h.Width, "height", h.Height,
 			"estimate_bytes", need, "waited", waited.Round(time.Millisecond).String())
 	}
-	return thumb.Make(data, p.Thumb)
+	return p.makeWithin(ctx, data, h.Format)
+}
+
+// errImageTimeout is the cause of the context makeWithin gives thumb.Make.
+var errImageTimeout = errors.New("image time budget spent")
+
+// makeWithin makes the thumbnails within the image's time budget, ImageTimeout. Running out of it
+// is the image's doing (a file built to be slow is as slow on every receive): it fails
+// permanently as failure.TooSlow. ctx ending first (a stop: the grace period after SIGTERM) is
+// not, and its error stays transient, so the message is handed back.
+func (p *Processor) makeWithin(ctx context.Context, data []byte, format string) (thumb.Result, error) {
+	if p.ImageTimeout <= 0 {
+		return thumb.Make(ctx, data, p.Thumb)
+	}
+	mctx, cancel := context.WithTimeoutCause(ctx, p.ImageTimeout, errImageTimeout)
+	defer cancel()
+	res, err := thumb.Make(mctx, data, p.Thumb)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(mctx), errImageTimeout) && !failure.IsPermanent(err) {
+		return res, &failure.Error{Code: failure.TooSlow, Format: format,
+			Err: fmt.Errorf("thumbnails not made within %s: %w", p.ImageTimeout, err)}
+	}
+	return res, err
 }
 
 var errNotFound = errors.New("not found")
@@ -343,6 +367,7 @@ func New(c config.Config, s3c *s3.Client, snsc Publisher, credentialsExpire func
 		MaxBytes:          c.MaxBytes,
 		URLExpiry:         c.URLExpiry,
 		CredentialsExpire: credentialsExpire,
+		ImageTimeout:      c.ImageTimeout,
 	}
 	if c.MemoryBudget > 0 {
 		p.Budget = budget.New(c.MemoryBudget)

@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -69,7 +70,7 @@ func BenchmarkMakeLargeJPEG(b *testing.B) {
 func benchMake(b *testing.B, data []byte) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Make(data, Options{}); err != nil {
+		if _, err := Make(context.Background(), data, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -135,7 +136,7 @@ func BenchmarkRefuseBomb(b *testing.B) {
 	bomb := pngBomb(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Make(bomb, Options{}); err == nil {
+		if _, err := Make(context.Background(), bomb, Options{}); err == nil {
 			b.Fatal("the bomb was accepted")
 		}
 	}
@@ -177,7 +178,7 @@ func BenchmarkMakePNG12MP(b *testing.B) {
 	b.Run("reduced while decoding (used)", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Make(data, Options{}); err != nil {
+			if _, err := Make(context.Background(), data, Options{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -186,7 +187,7 @@ func BenchmarkMakePNG12MP(b *testing.B) {
 		defer swapFormat("png", func(f *format) { f.decodeReduced = nil })()
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := Make(data, Options{}); err != nil {
+			if _, err := Make(context.Background(), data, Options{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,6 +1,7 @@
 package thumb
 
 import (
+	"context"
 	"errors"
 
 	"github.com/thumbq/thumbq/worker/failure"
@@ -12,20 +13,27 @@ var errFullDecode = errors.New("full-size decode needed")
 // decode decodes the pixels: reduced while decoding where the format has a reduced decode and the
 // thumbnail is at least 2 times smaller than the source, at full size otherwise. The full-size
 // decoder's own idea of the size is checked against the limits again, in case the header read by
-// checkLimits disagreed with it.
-func decode(j *job) *failure.Error {
+// checkLimits disagreed with it. The reduced decoders stop between rows or blocks once ctx is
+// done; the full-size ones (image/gif, x/image/webp...) cannot be stopped, and ctx is checked after them.
+func decode(ctx context.Context, j *job) *failure.Error {
 	f := j.format
 	if shrink := j.shrink(); f.decodeReduced != nil && shrink > 1 {
-		img, err := f.decodeReduced(j.data, j.width, j.height, shrink)
+		img, err := f.decodeReduced(ctx, j.data, j.width, j.height, shrink)
 		if err == nil {
 			j.img = img
 			return nil
+		}
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return stopped(ctx, j)
 		}
 		if !errors.Is(err, errFullDecode) {
 			return decodeError(f.name, "image", err)
 		}
 	}
 	img, err := f.decode(j.data)
+	if ctx.Err() != nil {
+		return stopped(ctx, j)
+	}
 	if err != nil {
 		return decodeError(f.name, "image", err)
 	}

@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/png"
 	"os"
@@ -69,7 +70,7 @@ func TestScaledPNGDecodeLooksLikeTheFullDecode(t *testing.T) {
 			if k := j.shrink(); k < 2 {
 				t.Fatalf("%s is shrunk %d-fold; want a fixture big enough to be reduced while decoding", file, k)
 			}
-			img, err := decodePNGReduced(data, j.width, j.height, j.shrink())
+			img, err := decodePNGReduced(context.Background(), data, j.width, j.height, j.shrink())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +91,7 @@ func TestAnInterlacedPNGIsReducedWhileDecodingToo(t *testing.T) {
 	if err != nil {
 		t.Skipf("PngSuite is not installed: %v", err)
 	}
-	got, err := decodePNGReduced(data, 32, 32, 2)
+	got, err := decodePNGReduced(context.Background(), data, 32, 32, 2)
 	if err != nil {
 		t.Fatalf("decodePNGReduced(interlaced, 2) = %v; want the image reduced", err)
 	}

@@ -12,11 +12,16 @@ import (
 
 	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/thumb/pngscale"
+	"github.com/thumbq/thumbq/worker/thumb/tiffscale"
 )
 
 // decodeError classifies a decoder's error: a feature the decoder does not implement is
-// failure.Unsupported, anything else (truncation included) is failure.Corrupt.
+// failure.Unsupported, anything else (truncation included) is failure.Corrupt. A decoder that
+// classified its refusal itself (a *failure.Error) is taken at its word.
 func decodeError(format, what string, err error) *failure.Error {
+	if f := failure.As(err); f != nil {
+		return f
+	}
 	var (
 		jpegUnsupported jpeg.UnsupportedError
 		pngUnsupported  png.UnsupportedError
@@ -24,7 +29,7 @@ func decodeError(format, what string, err error) *failure.Error {
 	)
 	switch {
 	case errors.As(err, &jpegUnsupported), errors.As(err, &pngUnsupported),
-		errors.As(err, new(pngscale.UnsupportedError)),
+		errors.As(err, new(pngscale.UnsupportedError)), errors.As(err, new(tiffscale.UnsupportedError)),
 		errors.As(err, &tiffUnsupported), errors.Is(err, bmp.ErrUnsupported):
 		return &failure.Error{Code: failure.Unsupported, Format: format, Err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

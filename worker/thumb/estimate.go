@@ -1,5 +1,7 @@
 package thumb
 
+import "context"
+
 // Header is what the header of an image tells before its pixels are decoded.
 type Header struct {
 	Format        string // as Sniff names it
@@ -28,7 +30,7 @@ const encoderMemory = 1 << 20
 // an unsupported format, too many pixels, a corrupt header.
 func Estimate(data []byte, opts Options) (h Header, bytes int64, err error) {
 	j := newJob(data, opts)
-	if e := j.run(headerSteps); e != nil {
+	if e := j.run(context.Background(), headerSteps); e != nil {
 		return Header{Format: j.formatName()}, 0, e
 	}
 	h = Header{Format: j.format.name, Width: j.width, Height: j.height, Orientation: j.orientation}

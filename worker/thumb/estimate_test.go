@@ -1,6 +1,7 @@
 package thumb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -17,7 +18,7 @@ func TestEstimateReadsTheHeaderAsMakeDoes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			data := readFile(t, name)
 			h, n, err := Estimate(data, Options{})
-			res, merr := Make(data, Options{})
+			res, merr := Make(context.Background(), data, Options{})
 			if merr != nil {
 				var want *failure.Error
 				errors.As(merr, &want)
@@ -63,7 +64,7 @@ func TestEstimateBoundsWhatMakeAllocates(t *testing.T) {
 				}
 				var before, after runtime.MemStats
 				runtime.ReadMemStats(&before)
-				if _, err := Make(data, opts); err != nil {
+				if _, err := Make(context.Background(), data, opts); err != nil {
 					t.Fatal(err)
 				}
 				runtime.ReadMemStats(&after)

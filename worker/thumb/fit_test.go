@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/png"
@@ -53,17 +54,17 @@ func TestSeveralSizesComeFromOneDecode(t *testing.T) {
 	decodes := 0
 	restore := swapFormat("jpeg", func(f *format) {
 		reduced := f.decodeReduced
-		f.decodeReduced = func(data []byte, w, h, shrink int) (image.Image, error) {
+		f.decodeReduced = func(ctx context.Context, data []byte, w, h, shrink int) (image.Image, error) {
 			decodes++
 			if shrink != 1 {
 				panic(fmt.Sprintf("decodeReduced asked for shrink %d; the 384x256 cover needs 1", shrink))
 			}
-			return reduced(data, w, h, shrink)
+			return reduced(ctx, data, w, h, shrink)
 		}
 		full := f.decode
 		f.decode = func(data []byte) (image.Image, error) { decodes++; return full(data) }
 	})
-	res, err := Make(data, Options{Sizes: boxes})
+	res, err := Make(context.Background(), data, Options{Sizes: boxes})
 	restore()
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"io"
 )
@@ -29,8 +30,14 @@ type format struct {
 	// decodeReduced, optional, decodes the image already reduced: each side of the result is at
 	// least floor(side/shrink), and may be larger (the decoder may reduce by less). w and h are
 	// the size read by config. It returns errFullDecode for a file it does not handle, which
-	// decode then decodes.
-	decodeReduced func(data []byte, w, h, shrink int) (image.Image, error)
+	// decode then decodes. It checks ctx between rows or blocks and returns ctx.Err() once done.
+	decodeReduced func(ctx context.Context, data []byte, w, h, shrink int) (image.Image, error)
+
+	// maxPixels, optional, is this format's own pixel limit for data, below Options.MaxPixels,
+	// and what it applies to ("lossless WebP"): where no decoder keeps a 100 megapixel image
+	// within the memory every accepted upload is promised, a lower limit keeps the promise. 0 means
+	// none.
+	maxPixels func(data []byte) (limit int64, what string)
 
 	// exif, optional, returns the TIFF structure of the EXIF metadata, where the orientation is.
 	exif func(data []byte) []byte

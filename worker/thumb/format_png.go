@@ -1,6 +1,7 @@
 package thumb
 
 import (
+	"context"
 	"encoding/binary"
 	"image"
 	"image/png"
@@ -25,8 +26,8 @@ var pngFormat = format{
 // rows and the small image rather than 48 MB of pixels. Its errors are the file's: truncation
 // wraps io.ErrUnexpectedEOF, a feature image/png does not decode either is a
 // pngscale.UnsupportedError, the rest a pngscale.FormatError.
-func decodePNGReduced(data []byte, _, _, shrink int) (image.Image, error) {
-	img, err := pngscale.Decode(data, shrink)
+func decodePNGReduced(ctx context.Context, data []byte, _, _, shrink int) (image.Image, error) {
+	img, err := pngscale.DecodeContext(ctx, data, shrink)
 	if err != nil {
 		return nil, err
 	}

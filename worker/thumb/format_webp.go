@@ -10,12 +10,47 @@ import (
 
 // WebP: lossy and lossless, by golang.org/x/image/webp, with the colours of lossy images corrected.
 var webpFormat = format{
-	name:   "webp",
-	match:  func(data []byte) bool { return has(data, 0, "RIFF") && has(data, 8, "WEBP") },
-	config: webp.DecodeConfig,
-	decode: decodeWebP,
-	exif:   webpExif,
-	memory: webpMemory,
+	name:      "webp",
+	match:     func(data []byte) bool { return has(data, 0, "RIFF") && has(data, 8, "WEBP") },
+	config:    webp.DecodeConfig,
+	decode:    decodeWebP,
+	exif:      webpExif,
+	memory:    webpMemory,
+	maxPixels: webpMaxPixels,
+}
+
+// The pixel limits of WebP, which x/image/webp decodes whole: a lossless image's backward
+// references may span the whole image, so no decoder can reduce it as it goes; lossy images could
+// be decoded by macroblock rows, but x/image does not. Measured at 100 megapixels (make
+// bench-worst), lossless took 385 MB above idle and lossy 101 MB; these limits keep each under
+// the 100 MB promised (see the README's Memory section).
+const (
+	webpLosslessMaxPixels = 16_000_000
+	webpLossyMaxPixels    = 50_000_000
+)
+
+// webpMaxPixels reads the first chunk: VP8L is lossless; VP8, or VP8X (which may hold either, with
+// alpha), is held to the lossless limit unless its image chunk is VP8.
+func webpMaxPixels(data []byte) (int64, string) {
+	if has(data, 12, "VP8 ") || has(data, 12, "VP8X") && webpHasChunk(data, "VP8 ") {
+		return webpLossyMaxPixels, "lossy WebP"
+	}
+	return webpLosslessMaxPixels, "lossless WebP"
+}
+
+// webpHasChunk reports whether a top-level chunk of the RIFF file is called id.
+func webpHasChunk(data []byte, id string) bool {
+	for i := 12; i+8 <= len(data); {
+		if string(data[i:i+4]) == id {
+			return true
+		}
+		n := int(binary.LittleEndian.Uint32(data[i+4:]))
+		if n < 0 || n > len(data)-i-8 {
+			return false
+		}
+		i += 8 + n + n&1
+	}
+	return false
 }
 
 // decodeWebP decodes a WebP image and corrects the colours of lossy ones.

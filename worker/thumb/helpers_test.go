@@ -1,6 +1,7 @@
 package thumb
 
 import (
+	"context"
 	"os/exec"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ func readFile(t testing.TB, name string) []byte {
 // mustMake makes a thumbnail and decodes it back, failing the test on any error.
 func mustMake(t testing.TB, data []byte, opts Options) (Result, image.Image) {
 	t.Helper()
-	res, err := Make(data, opts)
+	res, err := Make(context.Background(), data, opts)
 	if err != nil {
 		t.Fatalf("Make: %v; want a thumbnail", err)
 	}

@@ -1,6 +1,7 @@
 package thumb
 
 import (
+	"context"
 	"errors"
 	"image"
 	"io"
@@ -73,7 +74,7 @@ func TestJPEGIsDecodedReducedWhereItCanBe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			img, err := decodeJPEGReduced(readFile(t, tt.file), tt.sw, tt.sh, tt.shrink)
+			img, err := decodeJPEGReduced(context.Background(), readFile(t, tt.file), tt.sw, tt.sh, tt.shrink)
 			if tt.w == 0 {
 				if !errors.Is(err, errFullDecode) {
 					t.Errorf("decodeJPEGReduced(%s) = %v; want errFullDecode", tt.file, err)
@@ -92,7 +93,7 @@ func TestJPEGIsDecodedReducedWhereItCanBe(t *testing.T) {
 
 func TestATruncatedJPEGIsCorrupt(t *testing.T) {
 	data := readFile(t, "photos/photo-420.jpg")
-	_, err := Make(data[:len(data)/2], Options{})
+	_, err := Make(context.Background(), data[:len(data)/2], Options{})
 	if reason := codeOf(t, err); reason != failure.Corrupt || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("Make(half of photo-420.jpg) = %v; want %s wrapping io.ErrUnexpectedEOF", err, failure.Corrupt)
 	}

@@ -14,7 +14,18 @@ func checkLimits(j *job) *failure.Error {
 	if err != nil {
 		return decodeError(j.format.name, "header", err)
 	}
-	return j.setSize(cfg.Width, cfg.Height)
+	if e := j.setSize(cfg.Width, cfg.Height); e != nil {
+		return e
+	}
+	if j.format.maxPixels == nil {
+		return nil
+	}
+	limit, what := j.format.maxPixels(j.data)
+	if n := int64(j.width) * int64(j.height); limit > 0 && n > limit && n <= j.opts.MaxPixels {
+		return failure.New(failure.TooManyPixels, j.format.name, "%s %dx%d is %s megapixels, over the %s megapixel limit of %s (decoded whole, it would take more memory than a thumbnail may)",
+			j.format.name, j.width, j.height, megapixels(n), megapixels(limit), what)
+	}
+	return nil
 }
 
 // setSize records the stored size after checking it against the limits.

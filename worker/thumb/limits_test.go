@@ -3,6 +3,7 @@ package thumb
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -115,7 +116,7 @@ func TestMakeRefusesWhatItShould(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Make(tt.data(t), tt.opts)
+			_, err := Make(context.Background(), tt.data(t), tt.opts)
 			if err == nil {
 				t.Fatalf("Make succeeded; want %s", tt.reason)
 			}
@@ -154,7 +155,7 @@ func TestTheBombIsRefusedWithLittleMemory(t *testing.T) {
 	bomb := pngBomb(t)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	_, err := Make(bomb, Options{})
+	_, err := Make(context.Background(), bomb, Options{})
 	runtime.ReadMemStats(&after)
 	if codeOf(t, err) != failure.TooManyPixels {
 		t.Fatalf("Make(bomb) = %v; want %s", err, failure.TooManyPixels)
@@ -170,7 +171,7 @@ func TestMakeRecoversFromADecoderPanic(t *testing.T) {
 	t.Cleanup(swapFormat("bmp", func(f *format) {
 		f.decode = func([]byte) (image.Image, error) { panic("index out of range") }
 	}))
-	_, err := Make(readFile(t, "image.bmp"), Options{})
+	_, err := Make(context.Background(), readFile(t, "image.bmp"), Options{})
 	if codeOf(t, err) != failure.Corrupt || !strings.Contains(err.Error(), "bmp decoder panicked: index out of range") {
 		t.Errorf("Make with a panicking decoder = %v; want corrupt: bmp decoder panicked: ...", err)
 	}
@@ -211,7 +212,7 @@ func TestMakeHandlesA50MegapixelPhoto(t *testing.T) {
 	if m := meanColour(got); colourDistance(m, [4]float64{100, 100, 100, 255}) > 6 {
 		t.Errorf("mean colour = %.0f; want about 100 grey", m)
 	}
-	if _, err := Make(buf.Bytes(), Options{MaxPixels: 49_000_000}); codeOf(t, err) != failure.TooManyPixels {
+	if _, err := Make(context.Background(), buf.Bytes(), Options{MaxPixels: 49_000_000}); codeOf(t, err) != failure.TooManyPixels {
 		t.Errorf("Make(50 MP, limit 49 MP) = %v; want %s", err, failure.TooManyPixels)
 	}
 }

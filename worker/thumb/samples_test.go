@@ -1,6 +1,7 @@
 package thumb
 
 import (
+	"context"
 	"flag"
 	"io/fs"
 	"os"
@@ -52,7 +53,7 @@ func TestSamples(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			if w.reason != "" {
-				_, err := Make(data, Options{})
+				_, err := Make(context.Background(), data, Options{})
 				if err == nil || codeOf(t, err) != w.reason {
 					t.Errorf("Make(%s) = %v; want %s", name, err, w.reason)
 				}

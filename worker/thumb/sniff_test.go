@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -91,7 +92,7 @@ func FuzzMake(f *testing.F) {
 
 func checkMakeContract(t *testing.T, data []byte) {
 	t.Helper()
-	res, err := Make(data, Options{MaxPixels: 4_000_000})
+	res, err := Make(context.Background(), data, Options{MaxPixels: 4_000_000})
 	if err != nil {
 		var e *failure.Error
 		if !errors.As(err, &e) {

@@ -1,6 +1,9 @@
 package thumb
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"image"
 
 	"github.com/thumbq/thumbq/worker/failure"
@@ -76,18 +79,26 @@ type job struct {
 	pngs          [][]byte      // one per box: set by encode
 }
 
-// A step does one thing to a job. The name shows in the error if a step panics.
+// A step does one thing to a job. The name shows in the error if a step panics. A step that
+// takes long on a large image checks ctx as it goes (decode does, between rows or blocks); run
+// checks it between steps.
 type step struct {
 	name string
-	run  func(*job) *failure.Error
+	run  func(context.Context, *job) *failure.Error
+}
+
+// quick adapts a step that takes no time worth interrupting (it reads a header, or works on the
+// thumbnail-sized image).
+func quick(run func(*job) *failure.Error) func(context.Context, *job) *failure.Error {
+	return func(_ context.Context, j *job) *failure.Error { return run(j) }
 }
 
 // headerSteps learn what an image is and what decoding it will take, from its header alone;
 // Estimate runs them too.
 var headerSteps = []step{
-	{"sniff", sniff},
-	{"check limits", checkLimits},
-	{"read orientation", readOrientation},
+	{"sniff", quick(sniff)},
+	{"check limits", quick(checkLimits)},
+	{"read orientation", quick(readOrientation)},
 }
 
 // pixelSteps make the thumbnails. The image is decoded once, reduced as far as the largest box
@@ -97,10 +108,10 @@ var headerSteps = []step{
 // displayed pixels.
 var pixelSteps = []step{
 	{"decode", decode},
-	{"resize", resize},
-	{"orient", orient},
-	{"place", place},
-	{"encode", encode},
+	{"resize", quick(resize)},
+	{"orient", quick(orient)},
+	{"place", quick(place)},
+	{"encode", quick(encode)},
 }
 
 // Make turns the bytes of an image file into PNG thumbnails, one for each of the Options' boxes,
@@ -109,9 +120,17 @@ var pixelSteps = []step{
 // enlarge. Every error it returns is about the input (the caller treats it as permanent, never
 // retried) and is a *failure.Error. It does not panic: a decoder panic on hostile input is
 // returned as failure.Corrupt. Make is safe for concurrent use.
-func Make(data []byte, opts Options) (Result, error) {
+//
+// Make stops soon after ctx is done: the reduced decoders (JPEG, PNG, TIFF) check it between rows
+// or blocks, and Make checks it between steps. It then returns an error wrapping ctx.Err() that
+// is no *failure.Error, so the caller can tell a deadline or a stop (transient, or its own
+// failure.TooSlow) from a fault of the input.
+func Make(ctx context.Context, data []byte, opts Options) (Result, error) {
 	j := newJob(data, opts)
-	if err := j.run(headerSteps, pixelSteps); err != nil {
+	if err := j.run(ctx, headerSteps, pixelSteps); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return Result{}, fmt.Errorf("%s image stopped: %w", j.formatName(), ctx.Err())
+		}
 		return Result{}, err
 	}
 	sw, sh := j.displayed()
@@ -136,7 +155,7 @@ func newJob(data []byte, opts Options) *job {
 
 // run runs the lists of steps in order, stopping at the first error. A panic in a step is
 // returned as failure.Corrupt.
-func (j *job) run(lists ...[]step) (err *failure.Error) {
+func (j *job) run(ctx context.Context, lists ...[]step) (err *failure.Error) {
 	current := ""
 	defer func() {
 		if r := recover(); r != nil {
@@ -150,13 +169,25 @@ func (j *job) run(lists ...[]step) (err *failure.Error) {
 	for _, steps := range lists {
 		for _, s := range steps {
 			current = s.name
-			if err := s.run(j); err != nil {
+			if ctx.Err() != nil {
+				return stopped(ctx, j)
+			}
+			if err := s.run(ctx, j); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
 }
+
+// stopped is what a step returns when ctx is done: a *failure.Error only to travel through run,
+// which Make turns back into ctx's error (see errStopped).
+func stopped(ctx context.Context, j *job) *failure.Error {
+	return &failure.Error{Format: j.formatName(), Err: fmt.Errorf("%w: %w", errStopped, ctx.Err())}
+}
+
+// errStopped marks the error of a job stopped by its context.
+var errStopped = errors.New("stopped")
 
 // formatName is the sniffed format's name, "" before sniff or when there is none.
 func (j *job) formatName() string {

@@ -1,5 +1,7 @@
 package jpegscale
 
+import "context"
+
 // A place is a block of an MCU.
 type place struct {
 	c      *component
@@ -12,7 +14,7 @@ type place struct {
 // AC coefficients are decoded only to be skipped. These are all the work of a decode at 1/8.
 // It also takes the sequential scans at 1/4 and 1/2 whose AC tables have skip tables, for
 // skipScan.
-func (d *decoder) dcScan(s *scan) error {
+func (d *decoder) dcScan(ctx context.Context, s *scan) error {
 	var places [10]place
 	n := 0
 	mcuX, mcuY := d.mcuX, d.mcuY
@@ -32,7 +34,7 @@ func (d *decoder) dcScan(s *scan) error {
 		}
 	}
 	if !d.progressive && skipTables(s) {
-		return d.skipScan(s, places[:n], mcuX, mcuY)
+		return d.skipScan(ctx, s, places[:n], mcuX, mcuY)
 	}
 	br := &d.br
 	sequential := !d.progressive
@@ -40,6 +42,9 @@ func (d *decoder) dcScan(s *scan) error {
 	al := uint(s.al)
 	mcu := 0
 	for y := range mcuY {
+		if y%16 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		for x := range mcuX {
 			if d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
 				if err := d.restart(s); err != nil {
@@ -124,7 +129,7 @@ func skipTables(s *scan) bool {
 // keeps the bit reader's state in locals and inlines the common cases of refilling, decoding the
 // DC difference and the AC coefficients up to kmax (as readAC) and skipping the rest (as
 // skipAC); the rest goes through the bit reader.
-func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
+func (d *decoder) skipScan(ctx context.Context, s *scan, places []place, mcuX, mcuY int) error {
 	br := &d.br
 	data := br.data
 	acc, n, pos := br.acc, br.n, br.pos
@@ -142,6 +147,9 @@ func (d *decoder) skipScan(s *scan, places []place, mcuX, mcuY int) error {
 	var rows [10]int // the index in c.pix of each place's block in the first MCU of the row
 	mcu := 0
 	for y := range mcuY {
+		if y%16 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		for i, p := range places {
 			rows[i] = (y*p.my+p.dy)*p.c.stride + p.dx
 		}

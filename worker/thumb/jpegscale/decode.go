@@ -1,6 +1,8 @@
 package jpegscale
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -41,6 +43,12 @@ var maxPixels int64 = 1 << 28
 // subsampling) for a colour one. Files it does not decode give an UnsupportedError; data that ends
 // too early an error wrapping io.ErrUnexpectedEOF; other invalid data a FormatError.
 func Decode(data []byte, shrink int) (image.Image, error) {
+	return DecodeContext(context.Background(), data, shrink)
+}
+
+// DecodeContext is Decode that checks ctx between rows of blocks and returns ctx.Err() once it
+// is done.
+func DecodeContext(ctx context.Context, data []byte, shrink int) (image.Image, error) {
 	size := 0
 	switch shrink {
 	case 1, 2, 4, 8:
@@ -51,9 +59,12 @@ func Decode(data []byte, shrink int) (image.Image, error) {
 	d := decoders.Get().(*decoder)
 	defer decoders.Put(d)
 	d.reset(data, shrink, size)
-	img, err := d.decode()
+	img, err := d.decode(ctx)
 	d.release()
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("jpegscale: %w", err)
 	}
 	return img, nil
@@ -137,7 +148,7 @@ func (d *decoder) release() {
 	}
 }
 
-func (d *decoder) decode() (image.Image, error) {
+func (d *decoder) decode(ctx context.Context) (image.Image, error) {
 	data := d.data
 	if len(data) < 2 || data[0] != 0xff || data[1] != 0xd8 {
 		return nil, FormatError("missing SOI marker")
@@ -206,7 +217,7 @@ func (d *decoder) decode() (image.Image, error) {
 				d.adobe, d.adobeTransf = true, seg[11]
 			}
 		case 0xda:
-			pos, err = d.readScan(seg, pos)
+			pos, err = d.readScan(ctx, seg, pos)
 		}
 		if err != nil {
 			return nil, err

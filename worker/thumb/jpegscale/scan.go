@@ -2,6 +2,7 @@ package jpegscale
 
 import (
 	"bytes"
+	"context"
 	"math/bits"
 )
 
@@ -13,7 +14,7 @@ type scan struct {
 
 // readScan reads an SOS header and the entropy-coded data after it, starting at pos, and
 // returns where the next marker starts.
-func (d *decoder) readScan(seg []byte, pos int) (int, error) {
+func (d *decoder) readScan(ctx context.Context, seg []byte, pos int) (int, error) {
 	if !d.sof {
 		return 0, FormatError("missing SOF marker")
 	}
@@ -106,7 +107,7 @@ func (d *decoder) readScan(seg []byte, pos int) (int, error) {
 			}
 		}
 	}
-	return d.decodeScan(&s, pos)
+	return d.decodeScan(ctx, &s, pos)
 }
 
 // bandBits has bit k set for ss <= k <= se.
@@ -173,7 +174,7 @@ func nextMarker(data []byte, pos int) int {
 }
 
 // decodeScan decodes the entropy-coded data of a scan, MCU by MCU.
-func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
+func (d *decoder) decodeScan(ctx context.Context, s *scan, pos int) (int, error) {
 	br := &d.br
 	br.reset(d.data, pos)
 	for _, c := range s.comps {
@@ -188,7 +189,7 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 		}
 	}
 	if s.ss == 0 && (d.progressive || d.kmax == 0 || d.kmax < 63 && skipTables(s)) {
-		if err := d.dcScan(s); err != nil {
+		if err := d.dcScan(ctx, s); err != nil {
 			return 0, err
 		}
 		return nextMarker(d.data, min(br.pos, len(d.data))), nil
@@ -199,6 +200,9 @@ func (d *decoder) decodeScan(s *scan, pos int) (int, error) {
 	}
 	mcu := 0
 	for y := range my {
+		if y%16 == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
 		for x := range mx {
 			if d.ri > 0 && mcu > 0 && mcu%d.ri == 0 {
 				if err := d.restart(s); err != nil {

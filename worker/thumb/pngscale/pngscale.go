@@ -13,6 +13,7 @@
 package pngscale
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -77,6 +78,11 @@ type header struct {
 // first (image/png's DecodeConfig) as you would before image/png's Decode, which allocates the
 // whole image.
 func Decode(data []byte, shrink int) (*image.RGBA, error) {
+	return DecodeContext(context.Background(), data, shrink)
+}
+
+// DecodeContext is Decode that checks ctx every few rows and returns ctx.Err() once it is done.
+func DecodeContext(ctx context.Context, data []byte, shrink int) (*image.RGBA, error) {
 	if shrink < 1 {
 		return nil, fmt.Errorf("pngscale: shrink %d; want at least 1", shrink)
 	}
@@ -90,7 +96,7 @@ func Decode(data []byte, shrink int) (*image.RGBA, error) {
 		return nil, fmt.Errorf("pngscale: %dx%d image in %d bytes of compressed data: %w",
 			h.width, h.height, h.idatLen, io.ErrUnexpectedEOF)
 	}
-	return reduce(data, h, int(rowBytes), shrink)
+	return reduce(ctx, data, h, int(rowBytes), shrink)
 }
 
 // bytesPerPixel is the distance the filters look back: the bytes of a pixel, at least 1.

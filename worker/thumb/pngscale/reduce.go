@@ -1,6 +1,7 @@
 package pngscale
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"image"
@@ -35,7 +36,7 @@ func grow[T byte | uint64 | int](b []T, n int) []T {
 	return b
 }
 
-func reduce(data []byte, h *header, rowBytes, shrink int) (*image.RGBA, error) {
+func reduce(ctx context.Context, data []byte, h *header, rowBytes, shrink int) (*image.RGBA, error) {
 	w, ht := h.width, h.height
 	ow, oh := max(1, w/shrink), max(1, ht/shrink)
 
@@ -58,9 +59,9 @@ func reduce(data []byte, h *header, rowBytes, shrink int) (*image.RGBA, error) {
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
 	var err error
 	if h.interlaced {
-		err = st.passes(h, dst, add, md, unit)
+		err = st.passes(ctx, h, dst, add, md, unit)
 	} else {
-		err = st.rows(h, dst, add, md, unit)
+		err = st.rows(ctx, h, dst, add, md, unit)
 	}
 	if err != nil {
 		return nil, err
@@ -74,13 +75,16 @@ func reduce(data []byte, h *header, rowBytes, shrink int) (*image.RGBA, error) {
 
 // rows reads the rows of a non-interlaced image, emitting each output row once its block of
 // source rows is summed.
-func (st *state) rows(h *header, dst *image.RGBA, add adder, md box.Mode, unit uint64) error {
+func (st *state) rows(ctx context.Context, h *header, dst *image.RGBA, add adder, md box.Mode, unit uint64) error {
 	ht, oh, ow := h.height, dst.Rect.Dy(), dst.Rect.Dx()
 	bpp := h.bytesPerPixel()
 	y := 0
 	for oy := range oh {
 		y0, y1 := y, (oy+1)*ht/oh
 		for ; y < y1; y++ {
+			if y%64 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 			st.prev, st.cur = st.cur, st.prev
 			if err := st.zr.ReadFull(st.cur); err != nil {
 				return pixelError(err)
@@ -105,7 +109,7 @@ var adam7 = [7]struct{ x, y, dx, dy int }{
 // every block of rows, so the sums of the whole output are kept until the last pass: 32 bytes per
 // output pixel. A pass's pixels that fall in one output column are consecutive, so the adders
 // take a pass row as they take a full row, with the block ends counted in pass pixels.
-func (st *state) passes(h *header, dst *image.RGBA, add adder, md box.Mode, unit uint64) error {
+func (st *state) passes(ctx context.Context, h *header, dst *image.RGBA, add adder, md box.Mode, unit uint64) error {
 	w, ht, oh, ow := h.width, h.height, dst.Rect.Dy(), dst.Rect.Dx()
 	bpp := h.bytesPerPixel()
 	bits := h.depth * channels(h.colorType)
@@ -123,6 +127,9 @@ func (st *state) passes(h *header, dst *image.RGBA, add adder, md box.Mode, unit
 		cur, prev := st.cur[:n], st.prev[:n]
 		clear(prev)
 		for py := range ph {
+			if py%64 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if err := st.zr.ReadFull(cur); err != nil {
 				return pixelError(err)
 			}

@@ -14,7 +14,9 @@ const (
 )
 
 func jpegCase(kind jpegKind, progressive bool) func(io.Writer, int, int) error {
-	return func(w io.Writer, width, height int) error { return WriteJPEG(w, width, height, kind == jpegCMYK, kind == jpegYCCK, progressive) }
+	return func(w io.Writer, width, height int) error {
+		return WriteJPEG(w, width, height, kind == jpegCMYK, kind == jpegYCCK, progressive)
+	}
 }
 
 // WriteJPEG writes a JPEG of width x height whose 8x8 blocks are flat (their AC coefficients are

@@ -24,7 +24,9 @@ type tiffSpec struct {
 }
 
 func tiffCase(s tiffSpec) func(io.Writer, int, int) error {
-	return func(w io.Writer, width, height int) error { return WriteTIFF(w, width, height, s.bits, s.compression, s.tile, s.predictor, s.pattern) }
+	return func(w io.Writer, width, height int) error {
+		return WriteTIFF(w, width, height, s.bits, s.compression, s.tile, s.predictor, s.pattern)
+	}
 }
 
 // WriteTIFF writes a little-endian RGB TIFF of width x height with bits (8 or 16) a sample,
