@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -60,7 +59,6 @@ type options struct {
 	timeout          time.Duration
 	visibility       time.Duration
 	binary, dir      string
-	log              io.Writer
 }
 
 func defaultOptions() options {
