@@ -149,33 +149,12 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 		return out, err
 	}
 	out.Object.Key, out.Object.AltKey = key, ""
-	size := orMinus1(head.ContentLength)
-	etag := strings.Trim(aws.ToString(head.ETag), `"`)
-	out.Object.Size, out.Object.ETag = size, etag
-	switch {
-	case strings.HasSuffix(key, "/"):
-		out.Status, out.Reason = Skipped, "folder placeholder"
-		return out, nil
-	case size == 0:
-		out.Status, out.Reason = Skipped, "empty object"
-		return out, nil
-	case p.MaxBytes > 0 && size > p.MaxBytes:
-		return out, failure.New(failure.TooLarge, "", "object is %d bytes, over the %d byte limit", size, p.MaxBytes)
-	}
-	if st, err := p.noticeState(ctx, out.Object); err != nil {
+	out.Object.Size, out.Object.ETag = orMinus1(head.ContentLength), strings.Trim(aws.ToString(head.ETag), `"`)
+	if done, err := p.screen(ctx, &out, log); done || err != nil {
 		return out, err
-	} else if st == noticeSent {
-		// A redelivery of an upload whose thumbnail was made and notified: acknowledge it.
-		out.Status, out.Reason, out.Redelivery = OK, "already made and notified", true
-		for _, b := range p.Thumb.Boxes() {
-			out.Thumbnails = append(out.Thumbnails, Thumbnail{Size: b.String(), Key: ThumbnailKey(key, b)})
-		}
-		out.ThumbnailKey = out.Thumbnails[0].Key
-		log.Info("redelivery of a finished upload; acknowledged without making the thumbnail again")
-		return out, nil
 	}
 
-	data, err := p.download(ctx, key, etag, size)
+	data, err := p.download(ctx, key, out.Object.ETag, out.Object.Size)
 	if err != nil {
 		return out, err
 	}
@@ -189,7 +168,7 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 	}
 	out.SourceWidth, out.SourceHeight, out.Format = res.SourceWidth, res.SourceHeight, res.Format
 	for _, t := range res.Thumbnails {
-		th, err := p.upload(ctx, obj.Bucket, key, etag, t)
+		th, err := p.upload(ctx, obj.Bucket, key, out.Object.ETag, t)
 		if err != nil {
 			return out, err
 		}
@@ -200,6 +179,35 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 	out.ThumbnailKey, out.Width, out.Height, out.URL, out.URLExpires = first.Key, first.Width, first.Height, first.URL, first.URLExpires
 	out.Status = OK
 	return out, nil
+}
+
+// screen decides, from the object's HEAD and its notification marker, what needs no download: a
+// folder placeholder or an empty object (skipped), one over the byte limit (a failure), and a
+// redelivery of an upload already made and notified (acknowledged). done is true when out is final.
+func (p *Processor) screen(ctx context.Context, out *Result, log *slog.Logger) (done bool, err error) {
+	key, size := out.Object.Key, out.Object.Size
+	switch {
+	case strings.HasSuffix(key, "/"):
+		out.Status, out.Reason = Skipped, "folder placeholder"
+		return true, nil
+	case size == 0:
+		out.Status, out.Reason = Skipped, "empty object"
+		return true, nil
+	case p.MaxBytes > 0 && size > p.MaxBytes:
+		return true, failure.New(failure.TooLarge, "", "object is %d bytes, over the %d byte limit", size, p.MaxBytes)
+	}
+	st, err := p.noticeState(ctx, out.Object)
+	if err != nil || st != noticeSent {
+		return err != nil, err
+	}
+	// A redelivery of an upload whose thumbnails were made and notified: acknowledge it.
+	out.Status, out.Reason, out.Redelivery = OK, "already made and notified", true
+	for _, b := range p.Thumb.Boxes() {
+		out.Thumbnails = append(out.Thumbnails, Thumbnail{Size: b.String(), Key: ThumbnailKey(key, b)})
+	}
+	out.ThumbnailKey = out.Thumbnails[0].Key
+	log.Info("redelivery of a finished upload; acknowledged without making the thumbnail again")
+	return true, nil
 }
 
 // upload writes one size's thumbnail under its key and presigns a link to it.
