@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/thumbq/thumbq/infra/stack"
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/failure"
+	"github.com/thumbq/thumbq/worker/link"
 	"github.com/thumbq/thumbq/worker/queue"
 )
 
@@ -32,8 +34,16 @@ const (
 //   - AWS::EC2::FlowLog: moto crashes on it (the flow log only records rejected traffic);
 //   - AWS::S3::BucketPolicy: not supported by moto (the policies deny non-TLS requests);
 //   - CDK's custom-resource providers (the default security group's restriction): moto hangs on
-//     their Lambda functions, and nothing in the tested path uses the default security group.
+//     their Lambda functions, and nothing in the tested path uses the default security group;
+//   - AWS::Lambda::Url: moto does not model function URLs. The test runs the function's command
+//     (`thumbq link`, with the function's environment) itself and puts its address where the
+//     template refers to the URL (the worker's THUMBQ_LINK_URL, the output);
+//   - AWS::SecretsManager::Secret: moto creates it but its Ref is null, so every policy naming it
+//     is refused. The test creates the secret by the API with the template's generation settings
+//     and puts its ARN where the template refers to it.
 var dropped = map[string]string{
+	"AWS::Lambda::Url":             "moto does not model function URLs: the test serves the function's command itself",
+	"AWS::SecretsManager::Secret":  "moto's Ref of a secret is null: the test creates it by the API",
 	"AWS::EC2::FlowLog":            "moto crashes on it",
 	"AWS::S3::BucketPolicy":        "moto does not support it",
 	"Custom::VpcRestrictDefaultSG": "a custom resource: moto hangs on its Lambda",
@@ -42,7 +52,7 @@ var dropped = map[string]string{
 // motoTemplate is the prod template as moto can deploy it: without the resources of dropped (and
 // the custom-resource provider behind Custom::VpcRestrictDefaultSG), and without CDK's check of
 // the bootstrap version (an SSM parameter of a bootstrapped account).
-func motoTemplate(t *testing.T) []byte {
+func motoTemplate(t *testing.T, linkURL string, createSecret func(generate map[string]any) (arn string)) []byte {
 	b, err := os.ReadFile(filepath.Join("..", "stack", "testdata", stackName+".template.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -62,9 +72,23 @@ func motoTemplate(t *testing.T) []byte {
 	if len(gone) < 4 {
 		t.Fatalf("dropped %d resources; want the flow log, the bucket policies and the custom resource at least", len(gone))
 	}
+	literal := map[string]string{} // "<id> FunctionUrl" or "<id> Ref" -> its value
 	for id := range gone {
+		r := resources[id].(map[string]any)
+		switch r["Type"] {
+		case "AWS::Lambda::Url":
+			literal[id+" FunctionUrl"] = linkURL
+		case "AWS::SecretsManager::Secret":
+			gen, _ := r["Properties"].(map[string]any)["GenerateSecretString"].(map[string]any)
+			literal[id+" Ref"] = createSecret(gen)
+		}
 		delete(resources, id)
 	}
+	if len(literal) != 2 {
+		t.Fatalf("replaced %v; want the link endpoint's URL and secret", literal)
+	}
+	tpl["Resources"] = replaceRefs(resources, literal)
+	tpl["Outputs"] = replaceRefs(tpl["Outputs"], literal)
 	for _, r := range resources {
 		r := r.(map[string]any)
 		deps, ok := r["DependsOn"].([]any)
@@ -89,6 +113,41 @@ func motoTemplate(t *testing.T) []byte {
 	return out
 }
 
+// replaceRefs puts the literal values in place of the Refs and GetAtts they stand for.
+func replaceRefs(v any, literal map[string]string) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if ga, ok := v["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
+			if s, ok := literal[fmt.Sprint(ga[0])+" "+fmt.Sprint(ga[1])]; ok {
+				return s
+			}
+		}
+		if r, ok := v["Ref"].(string); ok {
+			if s, ok := literal[r+" Ref"]; ok {
+				return s
+			}
+		}
+		for k, x := range v {
+			v[k] = replaceRefs(x, literal)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = replaceRefs(x, literal)
+		}
+	}
+	return v
+}
+
+// freePort is a TCP port nothing listens on now.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 // peer is a moto_server started for the test, with the AWS CLI pointed at it.
 type peer struct {
 	t        *testing.T
@@ -104,12 +163,7 @@ func startMoto(t *testing.T) *peer {
 	if _, err := exec.LookPath("aws"); err != nil {
 		skipWithoutPeer(t, "the AWS CLI is not installed (apt-get install awscli): the template cannot be deployed into moto")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	cmd := exec.Command(server, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	logFile, _ := os.Create(filepath.Join(t.TempDir(), "moto.log"))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -197,9 +251,22 @@ func TestProdTemplateOnMoto(t *testing.T) {
 		t.Skip("-short: the moto end-to-end test takes about a minute")
 	}
 	moto := startMoto(t)
-	out := moto.deploy(motoTemplate(t))
+	linkAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	out := moto.deploy(motoTemplate(t, "http://"+linkAddr+"/", func(gen map[string]any) string {
+		length, _ := gen["PasswordLength"].(float64)
+		args := []string{"secretsmanager", "get-random-password", "--password-length", fmt.Sprint(int(length))}
+		if gen["ExcludePunctuation"] == true {
+			args = append(args, "--exclude-punctuation")
+		}
+		var pw struct{ RandomPassword string }
+		moto.aws(&pw, args...)
+		var sec struct{ ARN string }
+		moto.aws(&sec, "secretsmanager", "create-secret", "--name", "thumbq-link", "--secret-string", pw.RandomPassword)
+		return sec.ARN
+	}))
 	for _, name := range []string{stack.OutputSourceBucket, stack.OutputThumbnailBucket, stack.OutputWorkQueueURL,
-		stack.OutputDeadLetterQueueURL, stack.OutputTopicARN, stack.OutputLogGroup, stack.OutputDashboard} {
+		stack.OutputDeadLetterQueueURL, stack.OutputTopicARN, stack.OutputLogGroup, stack.OutputDashboard,
+		stack.OutputLinkEndpoint, stack.OutputLinkSecretARN} {
 		if out[name] == "" {
 			t.Fatalf("the deployed stack has no output %s: %v", name, out)
 		}
@@ -219,7 +286,24 @@ func TestProdTemplateOnMoto(t *testing.T) {
 	moto.aws(nil, "sns", "subscribe", "--topic-arn", out[stack.OutputTopicARN], "--protocol", "sqs",
 		"--notification-endpoint", attrs.Attributes["QueueArn"], "--attributes", `{"RawMessageDelivery":"true"}`)
 
-	worker := startWorker(t, moto, out)
+	bin := buildWorker(t)
+	// The link endpoint: the function's command with the function's environment (the secret read
+	// from the deployed Secrets Manager secret by its ARN, as in Lambda).
+	startProcess(t, moto, bin, []string{"link", "-addr", linkAddr},
+		config.EnvThumbnailBucket+"="+out[stack.OutputThumbnailBucket], link.EnvSecretARN+"="+out[stack.OutputLinkSecretARN])
+	// The worker, with the container's environment: the names from the outputs, the link
+	// secret as ECS injects it from the same secret.
+	var sv struct{ SecretString string }
+	moto.aws(&sv, "secretsmanager", "get-secret-value", "--secret-id", out[stack.OutputLinkSecretARN])
+	worker := startProcess(t, moto, bin, []string{"work"},
+		config.EnvSourceBucket+"="+out[stack.OutputSourceBucket],
+		config.EnvThumbnailBucket+"="+out[stack.OutputThumbnailBucket],
+		config.EnvQueueURL+"="+out[stack.OutputWorkQueueURL],
+		config.EnvDeadLetterURL+"="+out[stack.OutputDeadLetterQueueURL],
+		config.EnvTopicARN+"="+out[stack.OutputTopicARN],
+		link.EnvBaseURL+"="+out[stack.OutputLinkEndpoint],
+		link.EnvSecret+"="+sv.SecretString,
+	)
 
 	images := []string{"mountain-panorama.jpg", "landscape.gif", "landscape-16bit.png"}
 	for _, name := range append(slices.Clone(images), "notes.txt") {
@@ -270,8 +354,8 @@ func TestProdTemplateOnMoto(t *testing.T) {
 		status := n.attr("status")
 		statuses[status]++
 		switch {
-		case status == "ok" && !strings.Contains(n.Body, "Link:"):
-			t.Errorf("notification of %s has no link: %q", n.attr("key"), n.Body)
+		case status == "ok":
+			followLink(t, n, out[stack.OutputLinkEndpoint])
 		case status == "failed" && (n.attr("key") != "uploads/notes.txt" || n.attr("reason") != string(failure.NotImage)):
 			t.Errorf("failure notification: key %q reason %q; want uploads/notes.txt, %s", n.attr("key"), n.attr("reason"), failure.NotImage)
 		}
@@ -281,26 +365,23 @@ func TestProdTemplateOnMoto(t *testing.T) {
 	}
 }
 
-// startWorker runs `thumbq work` configured from the stack's outputs, as the task definition
-// configures it from the same resources, and stops it (SIGTERM) when the test ends.
-func startWorker(t *testing.T, moto *peer, out map[string]string) *workerProcess {
+func buildWorker(t *testing.T) string {
 	bin := filepath.Join(t.TempDir(), "thumbq")
 	build := exec.Command("go", "build", "-o", bin, "./worker")
 	build.Dir = repoRoot
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./worker: %v\n%s", err, b)
 	}
+	return bin
+}
+
+// startProcess runs a thumbq command against moto and stops it (SIGTERM) when the test ends.
+func startProcess(t *testing.T, moto *peer, bin string, args []string, env ...string) *workerProcess {
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "work")
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 40 * time.Second
-	cmd.Env = append(slices.Clone(moto.env),
-		config.EnvSourceBucket+"="+out[stack.OutputSourceBucket],
-		config.EnvThumbnailBucket+"="+out[stack.OutputThumbnailBucket],
-		config.EnvQueueURL+"="+out[stack.OutputWorkQueueURL],
-		config.EnvDeadLetterURL+"="+out[stack.OutputDeadLetterQueueURL],
-		config.EnvTopicARN+"="+out[stack.OutputTopicARN],
-	)
+	cmd.Env = append(slices.Clone(moto.env), env...)
 	w := &workerProcess{}
 	cmd.Stdout, cmd.Stderr = &w.log, &w.log
 	if err := cmd.Start(); err != nil {
@@ -310,7 +391,7 @@ func startWorker(t *testing.T, moto *peer, out map[string]string) *workerProcess
 		cancel()
 		cmd.Wait()
 		if t.Failed() {
-			t.Logf("thumbq work's log:\n%s", w.log.String())
+			t.Logf("thumbq %s's log:\n%s", args[0], w.log.String())
 		}
 	})
 	return w
@@ -326,6 +407,28 @@ func waitFor(t *testing.T, w *workerProcess, what string, done func() bool) {
 			t.Fatalf("%s: not there after 90 s; the worker's log:\n%s", what, w.log.String())
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// followLink opens the link of a notification as a mail reader would: it points at the link
+// endpoint, which redirects to the thumbnail, a PNG.
+func followLink(t *testing.T, n message, endpoint string) {
+	t.Helper()
+	_, rest, ok := strings.Cut(n.Body, "Link:")
+	u := strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0])
+	if !ok || !strings.HasPrefix(u, endpoint+"t/") {
+		t.Errorf("notification of %s: link %q; want one of the link endpoint %s", n.attr("key"), u, endpoint)
+		return
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Errorf("link %s: %v", u, err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("link %s: %d, %d bytes; want 200 and a PNG", u, resp.StatusCode, len(b))
 	}
 }
 

@@ -18,11 +18,16 @@ const ImageHash = "<image-asset-hash>"
 // imageTag is an image URI's tag in CDK's container asset repository: the asset hash.
 var imageTag = regexp.MustCompile(`(container-assets-[^"]*:)[0-9a-f]{64}\b`)
 
+// imagePath is the asset folder a Lambda function's image metadata names (ECS's does not): the
+// same hash, followed by the Dockerfile's path.
+var imagePath = regexp.MustCompile(`("aws:asset:path": "asset\.)[0-9a-f]{64}("[,\s]*"aws:asset:dockerfile-path")`)
+
 // Normalize returns the template with its image asset hashes replaced, ending with a newline.
 func Normalize(template []byte) ([]byte, error) {
 	if !json.Valid(template) {
 		return nil, fmt.Errorf("template is not valid JSON")
 	}
 	out := imageTag.ReplaceAll(bytes.TrimRight(template, "\n"), []byte("${1}"+ImageHash))
+	out = imagePath.ReplaceAll(out, []byte("${1}"+ImageHash+"${2}"))
 	return append(out, '\n'), nil
 }

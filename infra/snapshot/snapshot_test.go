@@ -15,11 +15,17 @@ func TestNormalize(t *testing.T) {
   },
   "Provider": {
    "Type": "AWS::Lambda::Function",
-   "Properties": {"Code": {"S3Key": "` + h + `.zip"}}
+   "Properties": {"Code": {"S3Key": "` + h + `.zip"}},
+   "Metadata": {"aws:asset:path": "asset.` + h + `.zip", "aws:asset:property": "Code"}
+  },
+  "Links": {
+   "Type": "AWS::Lambda::Function",
+   "Metadata": {"aws:asset:path": "asset.` + h + `", "aws:asset:dockerfile-path": "worker/Dockerfile"}
   }
  }
 }`
-	want := strings.Replace(in, ":"+h, ":<image-asset-hash>", 1) + "\n" // CDK's own assets kept
+	want := strings.Replace(in, ":"+h, ":<image-asset-hash>", 1)
+	want = strings.Replace(want, `"asset.`+h+`", "aws:asset:dockerfile-path"`, `"asset.<image-asset-hash>", "aws:asset:dockerfile-path"`, 1) + "\n" // CDK's own assets kept
 	got, err := Normalize([]byte(in))
 	if err != nil {
 		t.Fatal(err)

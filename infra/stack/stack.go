@@ -55,6 +55,12 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		NotifyEmails: env.NotifyEmails,
 		OpsEmails:    env.OpsEmails,
 	})
+	links := NewLinks(stack, "Links", &LinksProps{
+		RepoRoot:        props.RepoRoot,
+		ThumbnailBucket: storage.ThumbnailBucket(),
+		LogRetention:    env.LogRetention,
+		Retain:          env.Retain,
+	})
 	network := NewNetwork(stack, "Network", &NetworkProps{FlowLogBucket: storage.LogBucket()})
 	worker := NewWorker(stack, "Worker", &WorkerProps{
 		Env:             env,
@@ -65,6 +71,7 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		WorkQueue:       ingest.WorkQueue(),
 		DeadLetterQueue: ingest.DeadLetterQueue(),
 		Topic:           notes.Topic(),
+		Links:           links,
 	})
 	monitoring := NewMonitoring(stack, "Monitoring", &MonitoringProps{
 		Name:               env.Name,
@@ -78,7 +85,7 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		OldestMessageAlarm: env.OldestMessageAlarm,
 	})
 
-	addOutputs(stack, storage, ingest, notes, worker, monitoring)
+	addOutputs(stack, storage, ingest, notes, worker, monitoring, links)
 	return stack
 }
 
@@ -94,11 +101,13 @@ const (
 	OutputOpsTopicARN        = "OpsTopicArn"
 	OutputLogGroup           = "LogGroupName"
 	OutputDashboard          = "DashboardUrl"
+	OutputLinkEndpoint       = "LinkEndpointUrl"
+	OutputLinkSecretARN      = "LinkSecretArn"
 )
 
 // addOutputs shows the names a user needs after a deploy: where to upload, where the thumbnails
 // go, the queues, the topics, the worker's logs and the dashboard.
-func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Notifications, worker *Worker, monitoring *Monitoring) {
+func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Notifications, worker *Worker, monitoring *Monitoring, links *Links) {
 	outputs := map[string]*string{
 		OutputSourceBucket:       storage.SourceBucket().BucketName(),
 		OutputThumbnailBucket:    storage.ThumbnailBucket().BucketName(),
@@ -108,6 +117,8 @@ func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Not
 		OutputTopicARN:           notes.Topic().TopicArn(),
 		OutputOpsTopicARN:        notes.OpsTopic().TopicArn(),
 		OutputLogGroup:           worker.Logs().LogGroupName(),
+		OutputLinkEndpoint:       links.URL(),
+		OutputLinkSecretARN:      links.Secret().SecretArn(),
 		OutputDashboard: awscdk.Fn_Join(jsii.String(""), &[]*string{
 			jsii.String("https://console.aws.amazon.com/cloudwatch/home?region="), awscdk.Aws_REGION(),
 			jsii.String("#dashboards:name="), monitoring.Dashboard().DashboardName(),

@@ -3,6 +3,7 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/link"
 )
 
 // queues returns the logical ids of the work queue, its dead-letter queue and the rule target's
@@ -319,7 +321,7 @@ func TestContainerGetsTheWorkersConfiguration(t *testing.T) {
 		want.SourceBucket, want.ThumbnailBucket = "token-of-"+config.EnvSourceBucket, "token-of-"+config.EnvThumbnailBucket
 		want.QueueURL, want.DeadLetterURL = "token-of-"+config.EnvQueueURL, "token-of-"+config.EnvDeadLetterURL
 		want.TopicARN = "token-of-" + config.EnvTopicARN
-		if cfg != want {
+		if !reflect.DeepEqual(cfg, want) {
 			t.Errorf("the worker reads\n%+v\nwant the configuration the stack validated\n%+v", cfg, want)
 		}
 	})
@@ -388,6 +390,7 @@ func TestTaskRoleHasLeastPrivilege(t *testing.T) {
 		want := map[string][]string{
 			source:            {"s3:ListBucket"},
 			source + "/*":     {"s3:GetObject"},
+			thumbnails:        {"s3:ListBucket"},
 			thumbnails + "/*": {"s3:GetObject", "s3:PutObject"},
 			work:              {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
 			dead:              {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
@@ -589,7 +592,7 @@ func TestOutputsNameWhatAnOperatorNeeds(t *testing.T) {
 				t.Errorf("no output %s", name)
 			}
 		}
-		logs := s.id(t, "AWS::Logs::LogGroup", nil)
+		logs := s.byPath(t, "Worker/Logs/Resource")
 		if got := outputs[OutputLogGroup].(map[string]any)["Value"]; !jsonEqual(got, ref(logs)) {
 			t.Errorf("output %s = %v; want the worker's log group %s", OutputLogGroup, got, logs)
 		}
@@ -642,6 +645,52 @@ func TestNetworkHasNoNATGateway(t *testing.T) {
 		check(t, "no inbound rule", func() {
 			s.template.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), m("SecurityGroupIngress", assertions.Match_Absent()))
 		})
+	})
+}
+
+// byPath is the logical id of the resource at this construct path below the stack.
+func (s *synthesized) byPath(t *testing.T, path string) string {
+	t.Helper()
+	for id, r := range s.json["Resources"].(map[string]any) {
+		if md, ok := r.(map[string]any)["Metadata"].(map[string]any); ok && md["aws:cdk:path"] == *s.stack.StackName()+"/"+path {
+			return id
+		}
+	}
+	t.Fatalf("no resource at %s", path)
+	return ""
+}
+
+func TestLinkEndpointServesLongLivedLinks(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		_, thumbnails := s.buckets(t)
+		fn := s.byPath(t, "Links/Function/Resource")
+		secret := s.byPath(t, "Links/Secret/Resource")
+		check(t, "the worker's image as an ARM64 function running thumbq link", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), m(
+				"PackageType", "Image",
+				"Architectures", []any{"arm64"},
+				"ImageConfig", m("Command", []any{"link"}),
+				"Environment", m("Variables", m(config.EnvThumbnailBucket, ref(thumbnails), link.EnvSecretARN, ref(secret))),
+			))
+		})
+		check(t, "a generated secret", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::SecretsManager::Secret"), m(
+				"GenerateSecretString", like("PasswordLength", 64, "ExcludePunctuation", true)))
+		})
+		check(t, "a function URL", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Lambda::Url"), m("AuthType", "NONE", "TargetFunctionArn", getAtt(fn, "Arn")))
+		})
+		url := s.id(t, "AWS::Lambda::Url", nil)
+		if got := s.containerEnv(t)[link.EnvBaseURL]; !jsonEqual(got, getAtt(url, "FunctionUrl")) {
+			t.Errorf("container %s = %v; want the function URL", link.EnvBaseURL, got)
+		}
+		check(t, "the worker gets the secret from Secrets Manager, not in its environment", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::ECS::TaskDefinition"), m(
+				"ContainerDefinitions", []any{like("Secrets", []any{m("Name", link.EnvSecret, "ValueFrom", ref(secret))})}))
+		})
+		if got := s.json["Outputs"].(map[string]any)[OutputLinkEndpoint].(map[string]any)["Value"]; !jsonEqual(got, getAtt(url, "FunctionUrl")) {
+			t.Errorf("output %s = %v; want the function URL", OutputLinkEndpoint, got)
+		}
 	})
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/link"
 )
 
 // Dockerfile is the worker image's Dockerfile, relative to the repository root (the build context).
@@ -43,6 +44,7 @@ type WorkerProps struct {
 	WorkQueue       awssqs.IQueue
 	DeadLetterQueue awssqs.IQueue
 	Topic           awssns.ITopic
+	Links           *Links // the link endpoint the worker's notifications point at
 }
 
 // Worker is the ECS Fargate service that runs `thumbq work`, scaled on the work queue's backlog.
@@ -127,6 +129,8 @@ func addContainer(task awsecs.FargateTaskDefinition, logs awslogs.ILogGroup, pro
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		container.AddEnvironment(jsii.String(name), env[name])
 	}
+	// Injected by ECS from Secrets Manager when the task starts (the execution role may read it).
+	container.AddSecret(jsii.String(link.EnvSecret), awsecs.Secret_FromSecretsManager(props.Links.Secret(), nil))
 	cdknag.NagSuppressions_AddResourceSuppressions(task, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
 		Reason: jsii.String("The environment holds resource names, URLs and ARNs and tuning settings, no secrets: the worker's credentials come from its task role."),
@@ -149,20 +153,24 @@ func containerEnvironment(props *WorkerProps) map[string]*string {
 		config.EnvVisibilityTimeout: jsii.String(cfg.VisibilityTimeout.String()),
 		config.EnvGracePeriod:       jsii.String(cfg.GracePeriod.String()),
 		config.EnvConcurrency:       jsii.String(strconv.Itoa(cfg.Concurrency)),
+		link.EnvBaseURL:             props.Links.URL(),
 	}
 }
 
 // grantTaskRole gives the task role least privilege, action by action: read uploads (GetObject,
 // which also authorizes HeadObject) and list the source bucket (so that a missing key is a 404,
-// not a 403); write thumbnails and read them back (a presigned GET is authorized as the task
-// role); consume the work queue; send bad uploads to its dead-letter queue; publish to the topic.
+// not a 403); write thumbnails and markers and read the markers back; consume the work queue; send bad uploads to its dead-letter queue; publish to the topic.
 // CDK's GrantRead and GrantPut would add about 50 actions (s3:GetObject*, s3:List*,
 // s3:GetBucket*, legal hold, retention, tagging, Abort*) the worker never calls.
 func grantTaskRole(task awsecs.FargateTaskDefinition, props *WorkerProps) {
 	role := task.TaskRole()
 	grant(role, props.SourceBucket.ArnForObjects(jsii.String("*")), "s3:GetObject")
 	grant(role, props.SourceBucket.BucketArn(), "s3:ListBucket")
+	// Thumbnails and the notification markers (_thumbq/...) are written there and the markers read
+	// back; ListBucket makes a missing marker a 404 (without it S3 answers 403, and every first
+	// delivery would fail as if S3 were down).
 	grant(role, props.ThumbnailBucket.ArnForObjects(jsii.String("*")), "s3:GetObject", "s3:PutObject")
+	grant(role, props.ThumbnailBucket.BucketArn(), "s3:ListBucket")
 	props.WorkQueue.GrantConsumeMessages(role)
 	props.DeadLetterQueue.GrantSendMessages(role)
 	// Not Topic.GrantPublish: with the flag applyImportedAliasPermissionsToPrincipal it adds
