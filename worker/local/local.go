@@ -405,6 +405,12 @@ func (e *env) upload(ctx context.Context, f file) error {
 // bucket).
 func (e *env) result(ctx context.Context, o pipeline.Outcome) Result {
 	r := Result{Key: o.Object.Key, Status: Status(o.Status), Reason: o.Reason}
+	if o.Redelivery {
+		// The worker acknowledged a message for an upload it had finished (thumbnail made, or
+		// failure reported, and notified): nothing was made now, so there is nothing to show.
+		r.Status, r.Reason = Skipped, "a redelivery of an upload already finished and notified ("+o.Reason+")"
+		return r
+	}
 	if o.Err != nil {
 		r.Reason, r.Error = string(o.Err.Code), o.Err.Detail()
 	}
