@@ -121,27 +121,13 @@ func run(ctx context.Context, o options, out io.Writer) (report, error) {
 		return report{}, err
 	}
 	defer stack.Close()
-	px, err := newProxy(stack.Endpoint, o.faults, o.maxDelay, o.seed, stack.ThumbnailBucket)
+	px, addr, stopProxy, err := serveProxy(stack, o)
 	if err != nil {
 		return report{}, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return report{}, err
-	}
-	srv := &http.Server{Handler: px}
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	env := os.Environ()
-	for k, v := range stack.Env() {
-		env = append(env, k+"="+v)
-	}
-	env = append(env, "AWS_ENDPOINT_URL=http://"+ln.Addr().String(), config.EnvVisibilityTimeout+"="+o.visibility.String(),
-		config.EnvConcurrency+"=2", config.EnvLogLevel+"=info")
-	sup := newSupervisor(o, env)
+	defer stopProxy()
+	sup := newSupervisor(o, workerEnv(stack, addr, o))
 	sup.start(ctx)
-
 	keys, bad, err := upload(ctx, stack, o.uploads)
 	if err != nil {
 		sup.stop()
@@ -149,30 +135,7 @@ func run(ctx context.Context, o options, out io.Writer) (report, error) {
 	}
 	fmt.Fprintf(out, "chaos: %d uploads, %d workers behind %.0f%% faults, %d SIGKILLs and %d SIGTERMs to come (seed %d); logs in %s\n",
 		len(keys), o.workers, o.faults*100, o.kills, o.terms, o.seed, o.dir)
-
-	notes := newNotifications()
-	readCtx, stopReading := context.WithCancel(ctx)
-	readDone := make(chan struct{})
-	go func() { defer close(readDone); notes.read(readCtx, stack.SQSClient(), stack.NotificationQueueURL) }()
-
-	signalsDone := make(chan struct{})
-	go func() { defer close(signalsDone); sup.signals(ctx, o) }()
-	deadline := time.Now().Add(o.timeout)
-	for !notes.all(keys) && time.Now().Before(deadline) && ctx.Err() == nil {
-		if dl := deadLetterKeys(ctx, stack, false); len(dl)+notes.count() >= len(keys) && notes.allOrDead(keys, dl) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	sup.halt()
-	<-signalsDone
-	sup.stop()
-	// What a killed worker held stays invisible until its visibility timeout: wait that out, then
-	// anything still invisible is stuck.
-	time.Sleep(o.visibility + 2*time.Second)
-	stopReading()
-	<-readDone
-	notes.drain(ctx, stack.SQSClient(), stack.NotificationQueueURL)
+	notes := watch(ctx, stack, sup, o, keys)
 
 	r := report{Uploads: len(keys), Bad: bad, Requests: px.requests.Load(), Faults: map[string]int64{},
 		Kills: sup.kills, Terms: sup.terms, Restarts: sup.restarts, PeakRSSMiB: sup.peaks(),
@@ -186,6 +149,57 @@ func run(ctx context.Context, o options, out io.Writer) (report, error) {
 	r.Took = time.Since(began)
 	r.print(out)
 	return r, nil
+}
+
+// serveProxy starts the fault proxy in front of the stack; the workers talk to addr.
+func serveProxy(stack *emulate.Stack, o options) (*proxy, string, func(), error) {
+	px, err := newProxy(stack.Endpoint, o.faults, o.maxDelay, o.seed, stack.ThumbnailBucket)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	srv := &http.Server{Handler: px}
+	go srv.Serve(ln)
+	return px, ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// workerEnv is a worker's environment: the stack's names, with its AWS endpoint behind the proxy.
+func workerEnv(stack *emulate.Stack, proxyAddr string, o options) []string {
+	env := os.Environ()
+	for k, v := range stack.Env() {
+		env = append(env, k+"="+v)
+	}
+	return append(env, "AWS_ENDPOINT_URL=http://"+proxyAddr, config.EnvVisibilityTimeout+"="+o.visibility.String(),
+		config.EnvConcurrency+"=2", config.EnvLogLevel+"=info")
+}
+
+// watch sends the signals and waits until every upload has a notification or a dead letter (or
+// the timeout), then stops the workers, waits out the visibility timeout of what a killed worker
+// held (anything still invisible after it is stuck) and returns every notification delivered.
+func watch(ctx context.Context, stack *emulate.Stack, sup *supervisor, o options, keys []string) *notifications {
+	notes := newNotifications()
+	readCtx, stopReading := context.WithCancel(ctx)
+	readDone := make(chan struct{})
+	go func() { defer close(readDone); notes.read(readCtx, stack.SQSClient(), stack.NotificationQueueURL) }()
+	signalsDone := make(chan struct{})
+	go func() { defer close(signalsDone); sup.signals(ctx, o) }()
+	for deadline := time.Now().Add(o.timeout); !notes.all(keys) && time.Now().Before(deadline) && ctx.Err() == nil; {
+		if dl := deadLetterKeys(ctx, stack, false); len(dl)+notes.count() >= len(keys) && notes.allOrDead(keys, dl) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	sup.halt()
+	<-signalsDone
+	sup.stop()
+	time.Sleep(o.visibility + 2*time.Second)
+	stopReading()
+	<-readDone
+	notes.drain(ctx, stack.SQSClient(), stack.NotificationQueueURL)
+	return notes
 }
 
 // upload puts n objects into the source bucket, directly (no faults on the user's side): JPEGs of a
