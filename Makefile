@@ -38,7 +38,9 @@ test: test-deps cdk-cli ## Run every test (worker and infra)
 
 # staticcheck is pinned to an exact version and run from the module proxy: nothing to install.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-check: ## Vet and lint every package (go vet, staticcheck pinned at v0.8.2); CI runs it before the tests
+check: ## Format, vet and lint every package (gofmt, go vet, staticcheck pinned at v0.8.2); CI runs it before the tests
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './infra/_cli/*')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
