@@ -5,6 +5,7 @@ import (
 	"flag"
 	"html"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -75,13 +76,15 @@ func TestFlowOrder(t *testing.T) {
 	}
 	var got []string
 	for _, e := range g.edges {
-		if e.kind == flowEdge && e.label[0] >= '1' && e.label[0] <= '9' {
-			got = append(got, e.label[:1]+" "+e.from+" -> "+e.to)
+		step, _, _ := strings.Cut(e.label, " ")
+		if _, err := strconv.Atoi(step); err == nil && e.kind == flowEdge {
+			got = append(got, step+" "+e.from+" -> "+e.to)
 		}
 	}
 	want := []string{
 		"1 uploader -> source", "2 source -> rule", "3 rule -> work", "4 work -> worker",
 		"5 source -> worker", "6 worker -> thumbnails", "7 worker -> topic", "8 topic -> topic_subscribers",
+		"9 topic_subscribers -> links", "10 links -> thumbnails",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("numbered edges:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -11,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/link"
 )
 
 // graph is the diagram: nodes in the order they are drawn, grouped by construct, and edges.
@@ -134,8 +135,28 @@ func flow(t template) (*graph, error) {
 		made = "6 PNG thumbnails\n" + sizes
 	}
 	g.connect(worker.id, th.id, made, flowEdge)
-	g.connect(worker.id, tp.id, "7 presigned link ("+expiry+")\nor the failure", flowEdge)
-	subscribers(t, g, topic, tp, "8 email", "subscribers\nNOTIFY_EMAILS at deploy", flowEdge)
+	endpoint, err := linkEndpoint(t, env)
+	if err != nil {
+		return nil, err
+	}
+	if endpoint == "" {
+		g.connect(worker.id, tp.id, "7 presigned link ("+expiry+")\nor the failure", flowEdge)
+	} else {
+		g.connect(worker.id, tp.id, "7 link ("+expiry+")\nor the failure", flowEdge)
+	}
+	readers := subscribers(t, g, topic, tp, "8 email", "subscribers\nNOTIFY_EMAILS at deploy", flowEdge)
+	if endpoint != "" {
+		fn := t.Resources[endpoint]
+		label := "link endpoint" // its own description says what it is for, where it has one
+		if d, ok := fn.Properties["Description"].(string); ok && d != "" {
+			label = wrap(d, 40)
+		}
+		ln := g.add(&node{id: "links", label: label, group: t.construct(endpoint), shape: "box3d"})
+		for _, r := range readers {
+			g.connect(r, ln.id, "9 open the link", flowEdge)
+		}
+		g.connect(ln.id, th.id, "10 redirect to the thumbnail", flowEdge)
+	}
 
 	g.connect(worker.id, dl.id, "bad upload: at once,\nwith its reason", sideEdge)
 	if n := dig(t.Resources[work].Properties, "RedrivePolicy", "maxReceiveCount"); n != nil && slices.Contains(refs(dig(t.Resources[work].Properties, "RedrivePolicy", "deadLetterTargetArn")), dlq) {
@@ -261,7 +282,7 @@ func uploadRule(t template, source, work string) (string, string, error) {
 
 // subscribers draws a topic's subscriptions, or where none is in the template (they are added at
 // deploy), one node saying how to add them.
-func subscribers(t template, g *graph, topicID string, topic *node, label, none string, kind int) {
+func subscribers(t template, g *graph, topicID string, topic *node, label, none string, kind int) (ids []string) {
 	var subs []string
 	for _, id := range sortedIDs(t, "AWS::SNS::Subscription") {
 		if slices.Contains(refs(t.Resources[id].Properties["TopicArn"]), topicID) {
@@ -271,13 +292,51 @@ func subscribers(t template, g *graph, topicID string, topic *node, label, none 
 	if len(subs) == 0 {
 		n := g.add(&node{id: topic.id + "_subscribers", label: "email " + none, shape: "oval"})
 		g.connect(topic.id, n.id, label, kind)
-		return
+		return []string{n.id}
 	}
 	for _, id := range subs {
 		p := t.Resources[id].Properties
 		n := g.add(&node{id: "sub_" + id, label: fmt.Sprintf("%v\n%v", p["Protocol"], p["Endpoint"]), shape: "oval"})
 		g.connect(topic.id, n.id, label, kind)
+		ids = append(ids, n.id)
 	}
+	return ids
+}
+
+// linkEndpoint returns the function behind the worker's THUMBQ_LINK_URL, "" when the worker
+// publishes presigned URLs itself (no link endpoint).
+func linkEndpoint(t template, env map[string]any) (string, error) {
+	id, ok := env[link.EnvBaseURL].(string)
+	if !ok || strings.HasPrefix(id, "=") {
+		return "", nil
+	}
+	r := t.Resources[id]
+	if r.Type == "AWS::Lambda::Url" {
+		if fn := refs(r.Properties["TargetFunctionArn"]); len(fn) == 1 {
+			return fn[0], nil
+		}
+	}
+	if r.Type == "AWS::Lambda::Function" {
+		return id, nil
+	}
+	return "", fmt.Errorf("the worker's %s references %s (%s), not a Lambda function URL", link.EnvBaseURL, id, r.Type)
+}
+
+// wrap breaks s into lines of about n characters at spaces.
+func wrap(s string, n int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(w) > n {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return strings.Join(append(lines, line), "\n")
 }
 
 // metricFilters returns the metrics (namespace/name) that log filters of the given log groups
