@@ -28,9 +28,9 @@ var jpegFormat = format{
 
 // jpegCMYKMaxPixels is the pixel limit of 4-component (CMYK, YCCK) JPEGs, which jpegscale does not
 // decode yet and image/jpeg decodes whole (its planes and an *image.CMYK: 8 bytes a pixel).
-// Measured at 100 megapixels (make bench-worst), CMYK took 751 MB above idle; 12 megapixels keeps
+// Measured (make bench-worst), CMYK took 751-806 MB above idle at 100 megapixels and 99 MB at 12; 10 keeps
 // it under the 100 MB promised.
-const jpegCMYKMaxPixels = 12_000_000
+const jpegCMYKMaxPixels = 10_000_000
 
 func jpegMaxPixels(data []byte) (int64, string) {
 	if _, _, nc, ok := jpegFrame(data); ok && nc == 4 {
