@@ -164,7 +164,10 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 			out.Format = f.Format
 			return out, err
 		}
-		return out, failure.Wrap(failure.Corrupt, err) // thumb promises only failures; never retry an image
+		if ctx.Err() != nil {
+			return out, err // stopped (the grace period ran out): transient, the message is handed back
+		}
+		return out, failure.Wrap(failure.Corrupt, err) // thumb's other errors are the image's fault
 	}
 	out.SourceWidth, out.SourceHeight, out.Format = res.SourceWidth, res.SourceHeight, res.Format
 	for _, t := range res.Thumbnails {
