@@ -15,6 +15,7 @@ import (
 
 	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/ecsagent"
 	"github.com/thumbq/thumbq/worker/pipeline"
 	"github.com/thumbq/thumbq/worker/queue"
 )
@@ -62,7 +63,8 @@ func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := useLinks(h.Processor, os.Getenv); err != nil {
 		return err
 	}
-	c := queue.NewConsumer(cfg, sqsc, h, log)
+	// In ECS, the task is protected from scale-in while it has a message in hand.
+	c := queue.NewConsumer(cfg, sqsc, ecsagent.Protect(h, ecsagent.New(os.Getenv(ecsagent.EnvAgentURI), log)), log)
 	return c.Run(ctx)
 }
 
