@@ -41,12 +41,14 @@ type noticeState int
 const (
 	noticeNone    noticeState = iota // no marker: nobody has notified this upload version
 	noticePending                    // claimed, not known to be sent
-	noticeSent                       // published
+	noticeSent                       // a thumbnail's notification published: the upload is finished
+	noticeFailed                     // a failure's notification published: a later delivery (a redrive) may still succeed
 )
 
 const (
 	markPending = "pending"
-	markSent    = "sent"
+	markSent    = "sent"        // also what markers written before failures were told apart read
+	markFailed  = "sent failed" // a failure was notified
 )
 
 // markerKey is the marker of an upload version, "" when the version is unknown (no ETag).
@@ -79,8 +81,11 @@ func (p *Processor) readMarker(ctx context.Context, key string) (noticeState, ti
 	if err != nil {
 		return noticeNone, time.Time{}, fmt.Errorf("read marker s3://%s/%s: %w", p.ThumbnailBucket, key, err)
 	}
-	if strings.TrimSpace(string(b)) == markSent {
+	switch strings.TrimSpace(string(b)) {
+	case markSent:
 		return noticeSent, aws.ToTime(o.LastModified), nil
+	case markFailed:
+		return noticeFailed, aws.ToTime(o.LastModified), nil
 	}
 	return noticePending, aws.ToTime(o.LastModified), nil
 }
@@ -99,11 +104,13 @@ func (p *Processor) writeMarker(ctx context.Context, key, state string, onlyIfNe
 var errClaimed = errors.New("another delivery is notifying this upload")
 
 // claim takes the right to notify an upload version, waiting out another delivery's fresh claim.
-// It returns false, nil when the notification was sent already.
-func (p *Processor) claim(ctx context.Context, key string) (bool, error) {
+// It returns false, nil when the notification was sent already: any notification for a failure
+// (one failure notification per upload version), a thumbnail's for a thumbnail. A thumbnail made
+// after a failure was notified (a redrive once the cause is mended) is notified too.
+func (p *Processor) claim(ctx context.Context, key string, ok bool) (bool, error) {
 	deadline := p.now().Add(p.claimTimeout() + time.Second)
 	for {
-		claimed, err := p.claimOnce(ctx, key)
+		claimed, err := p.claimOnce(ctx, key, ok)
 		if err != errClaimed || !p.now().Before(deadline) {
 			return claimed, err
 		}
@@ -115,7 +122,7 @@ func (p *Processor) claim(ctx context.Context, key string) (bool, error) {
 	}
 }
 
-func (p *Processor) claimOnce(ctx context.Context, key string) (bool, error) {
+func (p *Processor) claimOnce(ctx context.Context, key string, ok bool) (bool, error) {
 	err := p.writeMarker(ctx, key, markPending, true)
 	if err == nil {
 		return true, nil
@@ -127,12 +134,13 @@ func (p *Processor) claimOnce(ctx context.Context, key string) (bool, error) {
 	switch {
 	case err != nil:
 		return false, err
-	case st == noticeSent:
+	case st == noticeSent, st == noticeFailed && !ok:
 		return false, nil
 	case st == noticePending && p.now().Sub(since) < p.claimTimeout():
 		return false, errClaimed
 	}
-	// Stale, or deleted between the two calls: the claimant gave up or died before publishing.
+	// Stale (the claimant died before publishing), deleted between the two calls (it gave up), or
+	// a failure notified before this thumbnail was made.
 	if err := p.writeMarker(ctx, key, markPending, false); err != nil {
 		return false, fmt.Errorf("claim s3://%s/%s: %w", p.ThumbnailBucket, key, err)
 	}
@@ -160,7 +168,7 @@ func (p *Processor) Notify(ctx context.Context, o Outcome) error {
 	if key == "" {
 		return p.publish(ctx, o)
 	}
-	claimed, err := p.claim(ctx, key)
+	claimed, err := p.claim(ctx, key, o.Status == OK)
 	if err != nil || !claimed {
 		return err
 	}
@@ -173,7 +181,7 @@ func (p *Processor) Notify(ctx context.Context, o Outcome) error {
 		return err
 	}
 	for try := 0; ; try++ {
-		err = p.writeMarker(ctx, key, markSent, false)
+		err = p.writeMarker(ctx, key, sentMark(o), false)
 		if err == nil || try == 2 {
 			break
 		}
@@ -201,4 +209,11 @@ func preconditionFailed(err error) bool {
 	}
 	var re interface{ HTTPStatusCode() int }
 	return errors.As(err, &re) && re.HTTPStatusCode() == 412
+}
+
+func sentMark(o Outcome) string {
+	if o.Status == OK {
+		return markSent
+	}
+	return markFailed
 }

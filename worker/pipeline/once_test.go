@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/emulate"
+	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/pipeline"
 )
 
@@ -124,4 +126,62 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestARedriveAfterAFailureNotificationMakesTheThumbnail: an upload whose retries ran out was
+// notified as failed; once the cause is mended, its redriven message must be worked on (not
+// acknowledged as finished) and the thumbnail notified. A second failure is not notified again.
+func TestARedriveAfterAFailureNotificationMakesTheThumbnail(t *testing.T) {
+	ctx := context.Background()
+	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "redrive-once", VisibilityTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	wc := config.Defaults()
+	stack.Configure(&wc)
+	s3c, sqsc := stack.S3Client(), stack.SQSClient()
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 200, 100)))
+	key := "redrive/photo.png"
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key, Body: bytes.NewReader(b.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.QueueURL, WaitTimeSeconds: 5})
+	if err != nil || len(got.Messages) != 1 {
+		t.Fatalf("receive the upload's event: %v, %d messages", err, len(got.Messages))
+	}
+	body := []byte(aws.ToString(got.Messages[0].Body))
+	h := &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}
+	log := slog.New(slog.DiscardHandler)
+	exhausted := failure.New(failure.RetriesExhausted, "", "still failing on receive 3 of 3: s3: SlowDown")
+	h.DeadLettered(ctx, body, exhausted, log)        // what the queue does on the last receive
+	h.DeadLettered(ctx, body, exhausted, log)        // dead-lettered twice: notified once
+	if err := h.Handle(ctx, body, log); err != nil { // the redrive
+		t.Fatalf("Handle of the redriven message: %v", err)
+	}
+	thumbKey := "64x64/" + key + ".png"
+	if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &stack.ThumbnailBucket, Key: &thumbKey}); err != nil {
+		t.Errorf("no thumbnail at %s after the redrive: %v", thumbKey, err)
+	}
+	var statuses []string
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.NotificationQueueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			var n struct {
+				MessageAttributes map[string]struct{ Value string }
+			}
+			json.Unmarshal([]byte(aws.ToString(m.Body)), &n)
+			statuses = append(statuses, n.MessageAttributes["status"].Value)
+		}
+	}
+	if strings.Join(statuses, ",") != "failed,ok" {
+		t.Errorf("notifications %q; want one failure, then the thumbnail after the redrive", statuses)
+	}
+	if err := h.Handle(ctx, body, log); err != nil { // a redelivery of the finished upload
+		t.Fatalf("Handle of a redelivery: %v", err)
+	}
 }
