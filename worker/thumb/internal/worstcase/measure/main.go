@@ -5,7 +5,8 @@
 //	go run ./worker/thumb/internal/worstcase/measure [-mp 100] [-dir .bench/worst] [-thumbq bin/thumbq]...
 //
 // With -row N it also makes N thumbnails in one process (the cases in turn), as a worker handles
-// uploads in a row, and reports that process's peak.
+// uploads in a row, and reports that process's peak; with -work N it uploads N of them to an
+// emulated stack consumed by one thumbq work with the dev task's settings, and reports its peak.
 package main
 
 import (
@@ -31,11 +32,12 @@ func main() {
 	only := flag.String("only", "", "measure only the cases whose name contains this")
 	row := flag.Int("row", 0, "then make this many thumbnails of the cases in turn in one process")
 	extra := flag.String("args", "", "more arguments for thumbq thumbnail, e.g. -max-pixels=200000000")
+	work := flag.Int("work", 0, "then upload this many of the cases in turn to an emulated stack consumed by one thumbq work with the dev task's settings, and report its peak")
 	flag.Parse()
 	if len(bins) == 0 {
 		bins = multi{"bin/thumbq"}
 	}
-	if err := run(*mp, *dir, bins, *only, *row, strings.Fields(*extra)); err != nil {
+	if err := run(*mp, *dir, bins, *only, *row, *work, strings.Fields(*extra)); err != nil {
 		fmt.Fprintln(os.Stderr, "measure:", err)
 		os.Exit(1)
 	}
@@ -46,7 +48,7 @@ type multi []string
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
 
-func run(mp float64, dir string, bins []string, only string, row int, extra []string) error {
+func run(mp float64, dir string, bins []string, only string, row, work int, extra []string) error {
 	side := int(math.Sqrt(mp * 1e6))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -125,6 +127,13 @@ func run(mp float64, dir string, bins []string, only string, row int, extra []st
 				return err
 			}
 			fmt.Printf("\n%s: %d worst cases in one process: peak %.0f MB (%.0f MB above idle), %.1f s\n", b, row, float64(s.peak)/1e6, float64(s.peak-idle[j])/1e6, s.wall.Seconds())
+		}
+	}
+	if work > 0 && len(files) > 0 {
+		for _, b := range bins {
+			if err := workRow(b, files, work); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
