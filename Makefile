@@ -63,7 +63,7 @@ bench-readme: bench-deps ## make bench, then put its tables in README.md between
 	$(GO) run ./worker/bench -command "$(BENCH_CMD)" -readme README.md $(BENCH_FLAGS)
 
 # make bench-worst's own flags, e.g. WORST_FLAGS='-mp 50 -only jpeg-cmyk' (go run ./worker/thumb/internal/worstcase/measure -h).
-WORST_FLAGS ?= -row 20
+WORST_FLAGS ?= -row 20 -work 20
 bench-worst: build ## Peak memory above idle and time of thumbq thumbnail on each format's generated 100 MP worst case (cwebp from Debian's webp for WebP)
 	$(GO) run ./worker/thumb/internal/worstcase/measure -thumbq bin/thumbq $(WORST_FLAGS)
 
