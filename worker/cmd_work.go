@@ -16,6 +16,7 @@ import (
 	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/ecsagent"
+	"github.com/thumbq/thumbq/worker/metrics"
 	"github.com/thumbq/thumbq/worker/pipeline"
 	"github.com/thumbq/thumbq/worker/queue"
 )
@@ -62,6 +63,13 @@ func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	h := &pipeline.Handler{Processor: pipeline.New(cfg, s3c, snsc, credentialsExpire(awsCfg))}
 	if err := useLinks(h.Processor, os.Getenv); err != nil {
 		return err
+	}
+	if stack := os.Getenv(metrics.EnvStack); stack != "" { // in AWS: the stack names itself
+		e := &metrics.Emitter{W: stdout, Stack: stack}
+		if b := h.Processor.Budget; b != nil {
+			e.Waits = b.Waits
+		}
+		h.OnOutcome = e.Observe
 	}
 	// In ECS, the task is protected from scale-in while it has a message in hand.
 	c := queue.NewConsumer(cfg, sqsc, ecsagent.Protect(h, ecsagent.New(os.Getenv(ecsagent.EnvAgentURI), log)), log)

@@ -21,6 +21,7 @@ import (
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/link"
+	"github.com/thumbq/thumbq/worker/metrics"
 	"github.com/thumbq/thumbq/worker/queue"
 )
 
@@ -303,6 +304,7 @@ func TestProdTemplateOnMoto(t *testing.T) {
 		config.EnvTopicARN+"="+out[stack.OutputTopicARN],
 		link.EnvBaseURL+"="+out[stack.OutputLinkEndpoint],
 		link.EnvSecret+"="+sv.SecretString,
+		metrics.EnvStack+"="+stackName,
 	)
 
 	images := []string{"mountain-panorama.jpg", "landscape.gif", "landscape-16bit.png"}
@@ -362,6 +364,27 @@ func TestProdTemplateOnMoto(t *testing.T) {
 	}
 	if statuses["ok"] != len(images) || statuses["failed"] != 1 || len(notes) != len(images)+1 {
 		t.Errorf("notifications by status: %v (%d in all); want %d ok and 1 failed", statuses, len(notes), len(images))
+	}
+
+	// The worker's own metrics, as EMF lines on its log (CloudWatch Logs extracts them in AWS).
+	emf := map[string]int{}
+	for _, line := range strings.Split(worker.log.String(), "\n") {
+		var l struct {
+			AWS           *struct{ CloudWatchMetrics []struct{ Namespace string } } `json:"_aws"`
+			Stack, Reason string
+			Processed     int
+			Failed        int
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || l.AWS == nil || l.AWS.CloudWatchMetrics[0].Namespace != metrics.Namespace || l.Stack != stackName {
+			continue
+		}
+		emf["processed"] += l.Processed
+		if l.Failed > 0 {
+			emf["failed "+l.Reason] += l.Failed
+		}
+	}
+	if emf["processed"] != len(images) || emf["failed "+string(failure.NotImage)] != 1 {
+		t.Errorf("EMF metrics on the worker's log: %v; want %d processed, 1 failed not-an-image", emf, len(images))
 	}
 }
 

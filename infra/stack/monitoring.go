@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/thumbq/thumbq/worker/metrics"
 )
 
 // MonitoringProps configures Monitoring.
@@ -102,7 +104,7 @@ func NewMonitoring(scope constructs.Construct, id string, props *MonitoringProps
 				graph("Worker: images per minute",
 					worker("Processed", "Sum", "Processed"), worker("Failed", "Sum", "Failed"), worker("Skipped", "Sum", "Skipped")),
 				graph("Worker: upload to notification (ms)",
-					worker("Latency", "p50", "p50"), worker("Latency", "p99", "p99"), worker("DecodeTime", "p99", "decode p99")),
+					worker("Latency", "p50", "p50"), worker("Latency", "p99", "p99")),
 			},
 			{
 				graph("Tasks", running, desired),
@@ -117,8 +119,8 @@ func NewMonitoring(scope constructs.Construct, id string, props *MonitoringProps
 func (m *Monitoring) Dashboard() awscloudwatch.Dashboard { return m.dashboard }
 
 // MetricsNamespace is the CloudWatch namespace of the worker's own metrics (embedded metric
-// format lines in its log), with the dimension Stack.
-const MetricsNamespace = "thumbq"
+// format lines in its log, package worker/metrics), with the dimension Stack.
+const MetricsNamespace = metrics.Namespace
 
 // arrivals is the number of messages that arrived on a queue in a period: sent to it (by a
 // client such as the worker), or moved to it by SQS (a redrive after maxReceiveCount, or

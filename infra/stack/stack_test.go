@@ -15,6 +15,7 @@ import (
 
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/link"
+	"github.com/thumbq/thumbq/worker/metrics"
 )
 
 // queues returns the logical ids of the work queue, its dead-letter queue and the rule target's
@@ -658,6 +659,14 @@ func (s *synthesized) byPath(t *testing.T, path string) string {
 	}
 	t.Fatalf("no resource at %s", path)
 	return ""
+}
+
+func TestWorkerMetricsCarryTheStackName(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		if got := s.containerEnv(t)[metrics.EnvStack]; !jsonEqual(got, ref("AWS::StackName")) {
+			t.Errorf("container %s = %v; want the stack's name (the dashboard's dimension)", metrics.EnvStack, got)
+		}
+	})
 }
 
 func TestLinkEndpointServesLongLivedLinks(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/link"
+	"github.com/thumbq/thumbq/worker/metrics"
 )
 
 // Dockerfile is the worker image's Dockerfile, relative to the repository root (the build context).
@@ -154,6 +155,7 @@ func containerEnvironment(props *WorkerProps) map[string]*string {
 		config.EnvGracePeriod:       jsii.String(cfg.GracePeriod.String()),
 		config.EnvConcurrency:       jsii.String(strconv.Itoa(cfg.Concurrency)),
 		link.EnvBaseURL:             props.Links.URL(),
+		metrics.EnvStack:            awscdk.Aws_STACK_NAME(), // the dimension of the worker's metrics
 	}
 }
 
