@@ -299,3 +299,55 @@ func TestRedriveInterrupted(t *testing.T) {
 		t.Errorf("after the interrupt: %+v; want all 4 messages visible on one queue or the other, none held", d)
 	}
 }
+
+// TestRedriveOfRetriesExhaustedMakesTheThumbnail: a transient failure through every receive is
+// dead-lettered as retries-exhausted, and notified; once the cause is gone, redrive (without
+// --all) moves it and the worker makes the thumbnail. Until 719d3e6 the worker acknowledged the
+// moved message as "already made and notified" and no thumbnail was ever made.
+func TestRedriveOfRetriesExhaustedMakesTheThumbnail(t *testing.T) {
+	ctx := context.Background()
+	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "exhausted", VisibilityTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stack.Close()
+	wc := config.Defaults()
+	stack.Configure(&wc)
+	wc.VisibilityTimeout, wc.GracePeriod, wc.WaitTime, wc.RetryBase = 3*time.Second, time.Second, time.Second, 100*time.Millisecond
+	s3c, q := stack.S3Client(), stack.SQSClient()
+	h := &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}
+	workCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- NewConsumer(wc, q, h, slog.New(slog.DiscardHandler)).Run(workCtx) }()
+	defer func() { stop(); <-done }()
+	stack.FailNext("s3:HeadObject", 1000) // every receive fails, after the SDK's own retries
+	var img bytes.Buffer
+	if err := png.Encode(&img, image.NewGray(image.Rect(0, 0, 80, 60))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: aws.String("photo.png"), Body: bytes.NewReader(img.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		d, _ := Status(ctx, q, nil, stack.QueueURL, stack.DeadLetterURL)
+		if d.DeadLetter == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never dead-lettered: %+v", d)
+		}
+	}
+	stack.FailNext("s3:HeadObject", 0)
+	r, err := Redrive(ctx, q, stack.DeadLetterURL, stack.QueueURL, RedriveOptions{})
+	if err != nil || r.Moved != 1 {
+		t.Fatalf("Redrive = %+v, %v; want the retries-exhausted message moved", r, err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &stack.ThumbnailBucket, Key: aws.String("64x64/photo.png.png")}); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redriven retries-exhausted upload never got its thumbnail")
+		}
+	}
+}
