@@ -21,9 +21,10 @@
 // it has them, and an estimate of the memory its decode takes; formats (format.go) lists them in
 // the order Sniff tries them. A new format touches its own file and that list.
 //
-//	jpeg   reduced while decoding by package jpegscale (1/2, 1/4 or 1/8 in the DCT domain);
-//	       what jpegscale does not handle (CMYK and YCCK, RGB, arithmetic coding, 12-bit,
-//	       lossless, invalid files image/jpeg tolerates) by image/jpeg at full size
+//	jpeg   reduced while decoding by package jpegscale (1/2, 1/4 or 1/8 in the DCT domain),
+//	       CMYK and YCCK converted at the reduced size; what jpegscale does not handle (RGB,
+//	       arithmetic coding, 12-bit, lossless, CMYK without an Adobe marker, invalid files
+//	       image/jpeg tolerates) by image/jpeg at full size
 //	png    reduced while decoding by package pngscale, which inflates and unfilters row by row
 //	       (pass by pass when interlaced) and averages blocks as the rows go by; image/png when
 //	       no reduction is needed

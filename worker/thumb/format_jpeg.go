@@ -9,12 +9,13 @@ import (
 	"image"
 	"image/jpeg"
 
+	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/thumb/jpegscale"
 )
 
-// JPEG: reduced while decoding by package jpegscale; what it does not handle (CMYK and YCCK, RGB,
-// arithmetic coding, 12-bit, lossless, and invalid files image/jpeg tolerates) goes to
-// image/jpeg at full size, which stays the reference.
+// JPEG: reduced while decoding by package jpegscale, CMYK and YCCK included; what it does not
+// handle (RGB, arithmetic coding, 12-bit, lossless, CMYK without an Adobe marker, and invalid files
+// image/jpeg tolerates) goes to image/jpeg at full size, which stays the reference.
 var jpegFormat = format{
 	name:          "jpeg",
 	match:         signatures("\xff\xd8\xff"),
@@ -26,23 +27,43 @@ var jpegFormat = format{
 	maxPixels:     jpegMaxPixels,
 }
 
-// jpegCMYKMaxPixels is the pixel limit of 4-component (CMYK, YCCK) JPEGs, which jpegscale does not
-// decode yet and image/jpeg decodes whole (its planes and an *image.CMYK: 8 bytes a pixel).
-// Measured (make bench-worst), CMYK took 751-806 MB above idle at 100 megapixels and 99 MB at 12; 10 keeps
-// it under the 100 MB promised.
-const jpegCMYKMaxPixels = 10_000_000
+// jpegWholeCMYKMaxPixels is the pixel limit of the 4-component (CMYK, YCCK) JPEGs that jpegscale
+// does not decode and image/jpeg decodes whole, its planes and an *image.CMYK, 8 bytes a pixel
+// (the README's memory section has what that costs): those whose header does not show a frame
+// jpegscale reads (see jpegCMYKReducible). The others have no limit of their own.
+const jpegWholeCMYKMaxPixels = 10_000_000
 
 func jpegMaxPixels(data []byte) (int64, string) {
-	if _, _, nc, ok := jpegFrame(data); ok && nc == 4 {
-		return jpegCMYKMaxPixels, "CMYK and YCCK JPEG"
+	if _, _, nc, ok := jpegFrame(data); ok && nc == 4 && !jpegCMYKReducible(data) {
+		return jpegWholeCMYKMaxPixels, "CMYK and YCCK JPEG decoded whole (no Adobe marker, or sampling factors, coding or precision jpegscale does not read)"
 	}
 	return 0, ""
+}
+
+// jpegCMYKReducible reports whether the header of a 4-component JPEG shows a file jpegscale
+// decodes: an Adobe APP14 marker before the scan, a Huffman-coded 8-bit baseline, extended or
+// progressive frame, and the samplings image/jpeg reads (all 1x1, or 2x2, 1x1, 1x1, 2x2).
+func jpegCMYKReducible(data []byte) bool {
+	adobe, sof := false, false
+	jpegSegments(data, func(m byte, seg []byte) bool {
+		switch {
+		case m == 0xee && len(seg) >= 12 && string(seg[:5]) == "Adobe":
+			adobe = true
+		case m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc:
+			sof = m <= 0xc2 && len(seg) == 6+3*4 && seg[0] == 8 && seg[5] == 4 &&
+				(seg[7] == 0x11 || seg[7] == 0x22) && seg[10] == 0x11 && seg[13] == 0x11 && seg[16] == seg[7]
+		}
+		return true
+	})
+	return adobe && sof
 }
 
 // decodeJPEGReduced decodes a JPEG reduced by the largest of 8, 4 and 2 that shrink allows, in
 // the DCT domain (see package jpegscale). Like libvips it never reduces by more than shrink,
 // which leaves at least a factor 2 for the final filter. A file jpegscale does not handle goes to
-// image/jpeg through errFullDecode.
+// image/jpeg through errFullDecode, but for a 4-component one over jpegWholeCMYKMaxPixels that
+// jpegscale refuses only once in its scans (invalid data image/jpeg may tolerate): decoded whole
+// it would break the memory every accepted upload is promised, so it is refused as unsupported.
 func decodeJPEGReduced(ctx context.Context, data []byte, w, h, shrink int) (image.Image, error) {
 	s := jpegShrink(shrink)
 	if s < 2 {
@@ -50,6 +71,10 @@ func decodeJPEGReduced(ctx context.Context, data []byte, w, h, shrink int) (imag
 	}
 	img, err := jpegscale.DecodeContext(ctx, data, s)
 	if errors.As(err, new(jpegscale.UnsupportedError)) {
+		if _, _, nc, _ := jpegFrame(data); nc == 4 && int64(w)*int64(h) > jpegWholeCMYKMaxPixels {
+			return nil, &failure.Error{Code: failure.Unsupported, Format: "jpeg", Err: fmt.Errorf(
+				"jpeg %dx%d: over the %s megapixels a CMYK JPEG may be decoded whole in, and %w", w, h, megapixels(jpegWholeCMYKMaxPixels), err)}
+		}
 		return nil, fmt.Errorf("%w: %w", errFullDecode, err)
 	}
 	if err != nil {
@@ -150,11 +175,12 @@ const jpegDecoderState = 128 << 10
 // jpegMemory estimates the peak memory of a JPEG decode from the frame header.
 //
 // When the thumbnail allows a reduction of 2 or more and the frame is one jpegscale decodes
-// (8-bit Huffman-coded baseline, extended or progressive, 1 or 3 components), jpegscale
-// allocates its output planes, at most one byte per reduced pixel and component (no chroma
-// subsampling) over the grid padded to whole MCUs (32 pixels at most), and, for a progressive
-// file, per 8x8 block and component 2 bytes for each coefficient kept (1 at 1/8, 5 at 1/4, 25 at
-// 1/2) and 8 for a mask of the others. Otherwise image/jpeg decodes at full size: a byte per
+// (8-bit Huffman-coded baseline, extended or progressive, 1 or 3 components, or 4 as
+// jpegCMYKReducible says), jpegscale allocates its output planes, at most one byte per reduced
+// pixel and component (no chroma subsampling) over the grid padded to whole MCUs (32 pixels at
+// most), for 4 components the reduced *image.CMYK (4 bytes a reduced pixel) on top, and, for a
+// progressive file, per 8x8 block and component 2 bytes for each coefficient kept (1 at 1/8, 5 at
+// 1/4, 25 at 1/2) and 8 for a mask of the others. Otherwise image/jpeg decodes at full size: a byte per
 // pixel and component over the padded grid; for 4 components, an *image.CMYK of 4 bytes a pixel
 // on top; for a progressive file, the coefficients of every block, 4 bytes a pixel and
 // component. A file jpegscale refuses only once in its scans (rare: invalid data image/jpeg
@@ -171,8 +197,11 @@ func jpegMemory(data []byte, w, h, shrink int) int64 {
 	progressive := marker == 0xc2 || marker == 0xc6 || marker == 0xca || marker == 0xce
 	pw, ph := int64((w+31)/32*32), int64((h+31)/32*32)
 	blocks := pw * ph / 64 * int64(nc)
-	if s := jpegShrink(shrink); s >= 2 && ok && marker <= 0xc2 && precision == 8 && (nc == 1 || nc == 3) {
+	if s := jpegShrink(shrink); s >= 2 && ok && marker <= 0xc2 && precision == 8 && (nc == 1 || nc == 3 || nc == 4 && jpegCMYKReducible(data)) {
 		n := int64(nc) * ((pw + int64(s) - 1) / int64(s)) * ((ph + int64(s) - 1) / int64(s))
+		if nc == 4 {
+			n += 4 * int64((w+s-1)/s) * int64((h+s-1)/s)
+		}
 		if progressive {
 			kept := map[int]int64{8: 1, 4: 5, 2: 25}[s]
 			n += blocks * (2*kept + 8)

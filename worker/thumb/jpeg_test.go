@@ -70,7 +70,8 @@ func TestJPEGIsDecodedReducedWhereItCanBe(t *testing.T) {
 		{"allowed 7 it is decoded at 1/4", "photos/photo-420.jpg", 1200, 800, 7, 300, 200},
 		{"allowed 2 it is decoded at 1/2", "photos/photo-420.jpg", 1200, 800, 2, 600, 400},
 		{"a progressive photo allowed 8 is decoded at 1/8", "photos/photo-progressive.jpg", 1024, 768, 8, 128, 96},
-		{"a CMYK JPEG goes to image/jpeg", "cmyk.jpg", 300, 200, 8, 0, 0},
+		{"a CMYK (Adobe YCCK) JPEG allowed 8 is decoded at 1/8", "cmyk.jpg", 300, 200, 8, 38, 25},
+		{"allowed 1 it goes to image/jpeg", "cmyk.jpg", 300, 200, 1, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,15 @@
 package thumb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/thumbq/thumbq/worker/failure"
@@ -118,14 +121,17 @@ func (c *countingContext) Err() error {
 	return nil
 }
 
-// TestFormatPixelLimits: CMYK JPEG and WebP over their own pixel limits are refused as
-// too-many-pixels, naming the limit, before decoding; under them they are made.
+// TestFormatPixelLimits: lossless and lossy WebP over their own pixel limits are refused as
+// too-many-pixels, naming the limit, before decoding; under them they are made. CMYK and YCCK
+// JPEG have no limit of their own, but for those that only image/jpeg decodes (here: no Adobe
+// marker), which keep the limit of a whole decode.
 func TestFormatPixelLimits(t *testing.T) {
 	files := worstCases(t, 200, 100)
+	files["jpeg-cmyk-no-adobe.jpg"] = withoutAdobe(t, files["jpeg-cmyk.jpg"])
 	for _, tt := range []struct {
 		file  string
 		limit int64
-	}{{"jpeg-cmyk.jpg", jpegCMYKMaxPixels}, {"jpeg-ycck.jpg", jpegCMYKMaxPixels},
+	}{{"jpeg-cmyk.jpg", 0}, {"jpeg-ycck.jpg", 0}, {"jpeg-cmyk-no-adobe.jpg", jpegWholeCMYKMaxPixels},
 		{"webp-lossless.webp", webpLosslessMaxPixels}, {"webp-lossy.webp", webpLossyMaxPixels}} {
 		data, ok := files[tt.file]
 		if !ok {
@@ -134,17 +140,32 @@ func TestFormatPixelLimits(t *testing.T) {
 		if got, _ := formatNamed(sniffFormat(data).name).maxPixels(data); got != tt.limit {
 			t.Errorf("%s: limit %d; want %d", tt.file, got, tt.limit)
 		}
-		if _, err := Make(context.Background(), data, Options{}); err != nil {
+		_, err := Make(context.Background(), data, Options{})
+		if tt.file == "jpeg-cmyk-no-adobe.jpg" { // image/jpeg refuses it, after decoding it whole
+			if f := failure.As(err); f == nil || f.Code != failure.Unsupported {
+				t.Errorf("Make(%s 200x100) = %v; want unsupported-format", tt.file, err)
+			}
+			continue
+		}
+		if err != nil {
 			t.Errorf("Make(%s 200x100) = %v; want a thumbnail", tt.file, err)
 		}
 	}
-	big := worstCases(t, 4000, 4100) // 16.4 MP: over the CMYK and lossless WebP limits
-	for _, name := range []string{"jpeg-cmyk.jpg", "jpeg-ycck.jpg", "webp-lossless.webp"} {
+	big := worstCases(t, 4000, 4100) // 16.4 MP: over the whole-decode CMYK and lossless WebP limits
+	big["jpeg-cmyk-no-adobe.jpg"] = withoutAdobe(t, big["jpeg-cmyk.jpg"])
+	for name, refused := range map[string]bool{"jpeg-cmyk.jpg": false, "jpeg-ycck.jpg": false,
+		"jpeg-cmyk-no-adobe.jpg": true, "webp-lossless.webp": true} {
 		data, ok := big[name]
 		if !ok {
 			continue
 		}
 		_, err := Make(context.Background(), data, Options{})
+		if !refused {
+			if err != nil {
+				t.Errorf("Make(%s 4000x4100) = %v; want a thumbnail", name, err)
+			}
+			continue
+		}
 		if f := failure.As(err); f == nil || f.Code != failure.TooManyPixels {
 			t.Errorf("Make(%s 4000x4100) = %v; want too-many-pixels", name, err)
 		}
@@ -152,4 +173,33 @@ func TestFormatPixelLimits(t *testing.T) {
 			t.Errorf("Estimate(%s 4000x4100) = %v; want too-many-pixels", name, err)
 		}
 	}
+}
+
+// TestALargeCMYKJPEGIsNeverDecodedWhole: a 4-component JPEG over jpegWholeCMYKMaxPixels whose
+// header promises jpegscale a file it reads, but which jpegscale then refuses (here a progressive
+// DC scan with a successive approximation of 14 bits, invalid for 8-bit samples, which image/jpeg
+// would go on with), is refused as unsupported-format rather than handed to image/jpeg whole.
+func TestALargeCMYKJPEGIsNeverDecodedWhole(t *testing.T) {
+	var buf bytes.Buffer
+	if err := worstcase.WriteJPEG(&buf, 4000, 4100, true, false, true); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	sos := bytes.Index(data, []byte{0xff, 0xda})
+	data[sos+4+1+2*4+2] = 14 // Ah 0, Al 14
+	_, err := Make(context.Background(), data, Options{})
+	if f := failure.As(err); f == nil || f.Code != failure.Unsupported || !strings.Contains(err.Error(), "decoded whole") {
+		t.Errorf("Make(4000x4100 CMYK JPEG with Al=14) = %v; want unsupported-format, as too large to decode whole", err)
+	}
+}
+
+// withoutAdobe returns a JPEG without its Adobe APP14 segment.
+func withoutAdobe(t *testing.T, data []byte) []byte {
+	t.Helper()
+	i := bytes.Index(data, []byte{0xff, 0xee})
+	if i < 0 {
+		t.Fatal("no Adobe marker")
+	}
+	n := int(data[i+2])<<8 | int(data[i+3])
+	return slices.Concat(data[:i], data[i+2+n:])
 }

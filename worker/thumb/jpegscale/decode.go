@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"sync"
 )
@@ -15,7 +16,7 @@ type FormatError string
 func (e FormatError) Error() string { return "invalid JPEG: " + string(e) }
 
 // An UnsupportedError reports that the input is a JPEG this package does not decode but another
-// decoder may: arithmetic coding, 12-bit samples, CMYK, RGB, unusual sampling factors...
+// decoder may: arithmetic coding, 12-bit samples, RGB, unusual sampling factors...
 type UnsupportedError string
 
 func (e UnsupportedError) Error() string { return "unsupported JPEG feature: " + string(e) }
@@ -39,9 +40,11 @@ var maxPixels int64 = 1 << 28
 // top-left (8/shrink)^2 DCT coefficients of its 8x8 block, so it is close to the mean of its
 // block of the full-size decode.
 //
-// It returns an *image.Gray for a greyscale file and an *image.YCbCr (with the file's chroma
-// subsampling) for a colour one. Files it does not decode give an UnsupportedError; data that ends
-// too early an error wrapping io.ErrUnexpectedEOF; other invalid data a FormatError.
+// It returns an *image.Gray for a greyscale file, an *image.YCbCr (with the file's chroma
+// subsampling) for a colour one, and for a 4-component one (Adobe CMYK or YCCK) the *image.CMYK
+// image/jpeg returns, at the reduced size (see cmyk). Files it does not decode give an
+// UnsupportedError; data that ends too early an error wrapping io.ErrUnexpectedEOF; other invalid
+// data a FormatError.
 func Decode(data []byte, shrink int) (image.Image, error) {
 	return DecodeContext(context.Background(), data, shrink)
 }
@@ -104,7 +107,7 @@ type decoder struct {
 	progressive   bool
 	scans         int
 	ncomp         int
-	comp          [3]component
+	comp          [4]component
 	hmax, vmax    int
 	mcuX, mcuY    int
 
@@ -237,9 +240,7 @@ func (d *decoder) readSOF(seg []byte, progressive bool) error {
 	}
 	h, w, nf := int(seg[1])<<8|int(seg[2]), int(seg[3])<<8|int(seg[4]), int(seg[5])
 	switch {
-	case nf == 4:
-		return unsupported("4 components (CMYK or YCCK)")
-	case nf != 1 && nf != 3:
+	case nf != 1 && nf != 3 && nf != 4:
 		return unsupported("%d components", nf)
 	case len(seg) != 6+3*nf:
 		return FormatError("bad SOF length")
@@ -271,6 +272,10 @@ func (d *decoder) readSOF(seg []byte, progressive bool) error {
 		}
 		d.hmax, d.vmax = max(d.hmax, c.h), max(d.vmax, c.v)
 	}
+	if nf == 4 && !cmykSampling(d.comp[:4]) {
+		c := &d.comp
+		return unsupported("4-component sampling factors %dx%d, %dx%d, %dx%d, %dx%d", c[0].h, c[0].v, c[1].h, c[1].v, c[2].h, c[2].v, c[3].h, c[3].v)
+	}
 	if nf == 3 {
 		y, cb, cr := &d.comp[0], &d.comp[1], &d.comp[2]
 		if cb.h != cr.h || cb.v != cr.v || y.h != d.hmax || y.v != d.vmax || y.h%cb.h != 0 || y.v%cb.v != 0 {
@@ -300,6 +305,18 @@ func (d *decoder) readSOF(seg []byte, progressive bool) error {
 		}
 	}
 	return nil
+}
+
+// cmykSampling reports whether the sampling factors of a 4-component frame are one of the two
+// image/jpeg decodes (and, it says, the only ones in use): all 1x1, or 2x2, 1x1, 1x1, 2x2, the
+// first and last components at full resolution and the middle two halved both ways.
+func cmykSampling(c []component) bool {
+	for i, want := range [4]int{c[0].h, 1, 1, c[0].h} {
+		if c[i].h != want || c[i].v != want || want != 1 && want != 2 {
+			return false
+		}
+	}
+	return true
 }
 
 var ratios = map[[2]int]image.YCbCrSubsampleRatio{
@@ -397,6 +414,9 @@ func (d *decoder) finish() (image.Image, error) {
 	if d.ncomp == 3 && d.isRGB() {
 		return nil, unsupported("RGB colour")
 	}
+	if d.ncomp == 4 && !d.adobe { // image/jpeg refuses it too, but only once it has decoded it all
+		return nil, unsupported("4 components without an Adobe APP14 marker to say CMYK or YCCK")
+	}
 	for i := range d.ncomp {
 		if !d.comp[i].scanned { // invalid; image/jpeg leaves it black
 			return nil, unsupported("component %d is in no scan", i)
@@ -408,6 +428,9 @@ func (d *decoder) finish() (image.Image, error) {
 		}
 	}
 	r := image.Rect(0, 0, (d.width+d.shrink-1)/d.shrink, (d.height+d.shrink-1)/d.shrink)
+	if d.ncomp == 4 {
+		return d.cmyk(r), nil
+	}
 	if d.ncomp == 1 {
 		c := &d.comp[0]
 		return &image.Gray{Pix: c.pix, Stride: c.stride, Rect: r}, nil
@@ -419,4 +442,39 @@ func (d *decoder) finish() (image.Image, error) {
 		SubsampleRatio: ratios[[2]int{y.h / cb.h, y.v / cb.v}],
 		Rect:           r,
 	}, nil
+}
+
+// cmyk turns the four reduced planes into the *image.CMYK of size r that image/jpeg's decode of
+// the file, reduced, would be, with image/jpeg's colours: Adobe's CMYK (transform 0) is stored
+// inverted (255 is no ink) and is inverted back; any other transform is YCCK, whose Y, Cb, Cr
+// go through color.YCbCrToRGB and are then taken as C, M, Y as they are (the inversion from RGB
+// to CMY and Adobe's cancel out), and whose K is inverted. Halved components (sampling 2x2, 1x1,
+// 1x1, 2x2) are read at half the coordinates, as image/jpeg upsamples them, by repetition.
+//
+// YCbCrToRGB is affine but for its clamping, so converting the reduced samples gives the mean of
+// converting the full-size ones wherever no clamp is reached.
+func (d *decoder) cmyk(r image.Rectangle) *image.CMYK {
+	img := image.NewCMYK(r)
+	c0, c1, c2, c3 := &d.comp[0], &d.comp[1], &d.comp[2], &d.comp[3]
+	sub := uint(0)
+	if c0.h != c1.h {
+		sub = 1
+	}
+	w := r.Dx()
+	for y := range r.Dy() {
+		p0, p3 := c0.pix[y*c0.stride:][:w], c3.pix[y*c3.stride:][:w]
+		p1, p2 := c1.pix[(y>>sub)*c1.stride:], c2.pix[(y>>sub)*c2.stride:]
+		out := img.Pix[y*img.Stride:][:4*w]
+		for x := range w {
+			o := out[4*x : 4*x+4 : 4*x+4]
+			a, b, c := p0[x], p1[x>>sub], p2[x>>sub]
+			if d.adobeTransf == 0 {
+				o[0], o[1], o[2] = 255-a, 255-b, 255-c
+			} else {
+				o[0], o[1], o[2] = color.YCbCrToRGB(a, b, c)
+			}
+			o[3] = 255 - p3[x]
+		}
+	}
+	return img
 }

@@ -30,9 +30,9 @@ var maxMeanDiff = map[int]float64{8: 0.3, 4: 2.6, 2: 3, 1: 0.1}
 
 // unsupportedFixtures are the testdata files that must be refused with an UnsupportedError.
 var unsupportedFixtures = map[string]string{
-	"arithmetic.jpg": "arithmetic coding",
-	"rgb.jpg":        "RGB colour",
-	"cmyk.jpg":       "4 components",
+	"arithmetic.jpg":    "arithmetic coding",
+	"rgb.jpg":           "RGB colour",
+	"cmyk-no-adobe.jpg": "without an Adobe APP14 marker",
 }
 
 var scales = []int{8, 4, 2, 1}
@@ -41,8 +41,9 @@ var scales = []int{8, 4, 2, 1}
 // coefficient (progressive with restart intervals, which image/jpeg fails on with "missing 0xff00
 // sequence" though libjpeg's djpeg decodes them), so they must decode exactly like it.
 var transcoded = map[string]string{
-	"jpegtran-progressive-restart.jpg": "420.jpg",
-	"progressive-422-restart.jpg":      "422.jpg",
+	"jpegtran-progressive-restart.jpg":        "420.jpg",
+	"progressive-422-restart.jpg":             "422.jpg",
+	"cmyk-2x2-adobe0-progressive-restart.jpg": "cmyk-2x2-adobe0.jpg",
 }
 
 func TestDecodeMatchesTheStandardLibrary(t *testing.T) {
@@ -198,6 +199,41 @@ func picture(w, h int, grey bool) image.Image {
 	return img
 }
 
+// TestYCCKIsConvertedAsTheStandardLibraryDoes: a YCCK file decodes, at each scale, to its
+// stored planes (those of the same file marked CMYK, inverted back) converted pixel by pixel as
+// image/jpeg converts: C, M, Y = color.YCbCrToRGB(Y, Cb, Cr), K inverted; and at 1/1 to about
+// image/jpeg's own pixels (only the IDCTs differ).
+func TestYCCKIsConvertedAsTheStandardLibraryDoes(t *testing.T) {
+	for _, file := range []string{"cmyk.jpg", "ycck-2x2.jpg", "cmyk-progressive.jpg"} {
+		data := readFixture(t, file)
+		for _, scale := range scales {
+			got, err := Decode(data, scale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := Decode(asAdobeCMYK(data), scale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, r := got.(*image.CMYK), raw.(*image.CMYK)
+			for i := 0; i < len(r.Pix); i += 4 {
+				c, m, y := color.YCbCrToRGB(255-r.Pix[i], 255-r.Pix[i+1], 255-r.Pix[i+2])
+				if want := [4]uint8{c, m, y, r.Pix[i+3]}; [4]uint8(g.Pix[i:i+4]) != want {
+					t.Fatalf("%s at 1/%d: pixel %d = %v; want %v", file, scale, i/4, g.Pix[i:i+4], want)
+				}
+			}
+		}
+		ref, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := Decode(data, 1)
+		if d, err := diffImages(ref, got, 1); err != nil || d > maxMeanDiff[1] {
+			t.Errorf("%s at 1/1: mean difference from image/jpeg = %.3f (%v); want at most %.1f", file, d, err, maxMeanDiff[1])
+		}
+	}
+}
+
 func TestDecodeSizes(t *testing.T) {
 	for _, tt := range []struct {
 		file  string
@@ -236,6 +272,13 @@ func TestDecodeKeepsTheChromaSubsampling(t *testing.T) {
 		m, ok := img.(*image.YCbCr)
 		if !ok || m.SubsampleRatio != want {
 			t.Errorf("Decode(%s) = %T %v; want *image.YCbCr %v", file, img, m.SubsampleRatio, want)
+		}
+	}
+	for _, file := range []string{"cmyk.jpg", "cmyk-adobe0.jpg", "ycck-2x2.jpg", "cmyk-progressive.jpg"} {
+		if img, err := Decode(readFixture(t, file), 8); err != nil {
+			t.Fatal(err)
+		} else if _, ok := img.(*image.CMYK); !ok {
+			t.Errorf("Decode(%s) = %T; want *image.CMYK, as image/jpeg gives", file, img)
 		}
 	}
 	if img, err := Decode(readFixture(t, "gray.jpg"), 8); err != nil {

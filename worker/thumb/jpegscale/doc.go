@@ -12,9 +12,11 @@
 // DC scans, and the AC scans are skipped by searching for the next marker.
 //
 // It decodes baseline and extended sequential (Huffman, 8-bit) and progressive files, with
-// restart intervals, greyscale or YCbCr with any chroma subsampling image.YCbCr has. Everything
-// else (arithmetic coding, 12-bit samples, lossless and hierarchical files, CMYK/YCCK, RGB,
-// other sampling factors) is refused with an UnsupportedError, for a full decoder to handle.
+// restart intervals, greyscale or YCbCr with any chroma subsampling image.YCbCr has, and Adobe
+// CMYK and YCCK with the two samplings image/jpeg reads (all 1x1; 2x2, 1x1, 1x1, 2x2), converted
+// at the reduced size to image/jpeg's *image.CMYK. Everything else (arithmetic coding, 12-bit
+// samples, lossless and hierarchical files, RGB, 4 components without an Adobe marker, other
+// sampling factors) is refused with an UnsupportedError, for a full decoder to handle.
 //
 // # Speed and memory
 //

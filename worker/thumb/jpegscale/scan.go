@@ -28,7 +28,7 @@ func (d *decoder) readScan(ctx context.Context, seg []byte, pos int) (int, error
 	if ns < 1 || ns > d.ncomp || len(seg) != 4+2*ns {
 		return 0, FormatError("bad SOS length")
 	}
-	var comps [3]*component
+	var comps [4]*component
 	blocks := 0
 	for i := range ns {
 		id, tables := seg[1+2*i], seg[2+2*i]
