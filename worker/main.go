@@ -90,8 +90,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	names := make([]string, 0, len(commands))
-	for name := range commands {
-		names = append(names, name)
+	for name, c := range commands {
+		if c.summary != "" { // a command without a summary is internal (decode-heif)
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	for _, name := range names {

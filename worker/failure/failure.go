@@ -34,6 +34,9 @@ const (
 	// TooSlow is an image whose thumbnails were not made within THUMBQ_IMAGE_TIMEOUT: a file built
 	// to be slow would be as slow on every receive.
 	TooSlow Code = "too-slow"
+	// TooMuchMemory is a HEIF image without a usable thumbnail item whose whole decode, in a
+	// process of its own, went over that process's memory limit.
+	TooMuchMemory Code = "too-much-memory"
 )
 
 // Codes lists every code with what it means, in the order the README's table gives them.
@@ -54,6 +57,7 @@ func Codes() []struct {
 		{MalformedEvent, "the queue message is not an S3 \"Object Created\" event thumbq can read"},
 		{OverMemoryBudget, "decoding the image would need more memory than the worker's whole budget (its estimate, from the header, before decoding)"},
 		{TooSlow, "making the image's thumbnails took longer than THUMBQ_IMAGE_TIMEOUT"},
+		{TooMuchMemory, "decoding a HEIC or AVIF image whole (it has no thumbnail item large enough) went over the memory limit of its decoder process"},
 		{RetriesExhausted, "S3, SNS or the network failed on every receive the queue allows (3); the detail is the last error"},
 	}
 }

@@ -11,13 +11,14 @@ import (
 var errFullDecode = errors.New("full-size decode needed")
 
 // decode decodes the pixels: reduced while decoding where the format has a reduced decode and the
-// thumbnail is at least 2 times smaller than the source, at full size otherwise. The full-size
+// thumbnail is at least 2 times smaller than the source, at full size otherwise; a format whose
+// only decode is decodeReduced (HEIF: see format_heif.go) is decoded by it at every shrink. The full-size
 // decoder's own idea of the size is checked against the limits again, in case the header read by
 // checkLimits disagreed with it. The reduced decoders stop between rows or blocks once ctx is
 // done; the full-size ones (image/gif, x/image/webp...) cannot be stopped, and ctx is checked after them.
 func decode(ctx context.Context, j *job) *failure.Error {
 	f := j.format
-	if shrink := j.shrink(); f.decodeReduced != nil && shrink > 1 {
+	if shrink := j.shrink(); f.decodeReduced != nil && (shrink > 1 || f.decode == nil) {
 		img, err := f.decodeReduced(ctx, j.data, j.width, j.height, shrink)
 		if err == nil {
 			j.img = img
@@ -26,7 +27,7 @@ func decode(ctx context.Context, j *job) *failure.Error {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return stopped(ctx, j)
 		}
-		if !errors.Is(err, errFullDecode) {
+		if !errors.Is(err, errFullDecode) || f.decode == nil {
 			return decodeError(f.name, "image", err)
 		}
 	}

@@ -20,6 +20,9 @@ import (
 // classified its refusal itself (a *failure.Error) is taken at its word.
 func decodeError(format, what string, err error) *failure.Error {
 	if f := failure.As(err); f != nil {
+		if f.Format == "" {
+			f.Format = format
+		}
 		return f
 	}
 	var (

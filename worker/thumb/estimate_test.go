@@ -13,6 +13,7 @@ import (
 // TestEstimateReadsTheHeaderAsMakeDoes: Estimate names the format and size Make finds, and
 // refuses what Make refuses with the same failure.
 func TestEstimateReadsTheHeaderAsMakeDoes(t *testing.T) {
+	withFullDecoder(t, inProcess(new(int))) // as the program sets it
 	for _, name := range []string{"progressive.jpg", "photo-rgb.png", "animated.gif", "lossy.webp",
 		"image.bmp", "orientation-6.tiff", "orientation/Landscape_6.jpg", "image.heic", "notes.txt", "truncated.png"} {
 		t.Run(name, func(t *testing.T) {

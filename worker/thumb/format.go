@@ -17,14 +17,14 @@ type format struct {
 	match func(data []byte) bool
 
 	// refused, when not empty, is why Make refuses a format it recognises but does not decode. A
-	// format with neither refused nor decode is refused as one thumbq does not decode.
+	// format with neither refused nor a decode is refused as one thumbq does not decode.
 	refused string
 
 	// config reads the dimensions from the header without decoding the pixels.
 	config func(io.Reader) (image.Config, error)
 
 	// decode decodes the whole image at full size; it is the reference, and the fallback of
-	// decodeReduced.
+	// decodeReduced. A format without it (HEIF) is decoded by decodeReduced at every shrink.
 	decode func(data []byte) (image.Image, error)
 
 	// decodeReduced, optional, decodes the image already reduced: each side of the result is at

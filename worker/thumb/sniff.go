@@ -35,7 +35,7 @@ func sniff(j *job) *failure.Error {
 		return failure.New(failure.NotImage, "", "%s", describe(j.data))
 	case j.format.refused != "":
 		return failure.New(failure.Unsupported, j.format.name, "%s", j.format.refused)
-	case j.format.decode == nil:
+	case j.format.decode == nil && j.format.decodeReduced == nil:
 		return failure.New(failure.Unsupported, j.format.name, "%s is an image format thumbq does not decode", j.format.name)
 	}
 	return nil
