@@ -28,7 +28,9 @@
 //	png    reduced while decoding by package pngscale, which inflates and unfilters row by row
 //	       (pass by pass when interlaced) and averages blocks as the rows go by; image/png when
 //	       no reduction is needed
-//	gif    first frame only, on its logical screen, by image/gif
+//	gif    first frame only, on its logical screen: reduced while decoding by package gifscale
+//	       (LZW rows streamed into the box filter, interlaced ones by row mapping); image/gif
+//	       when no reduction is needed
 //	webp   lossy (its limited-range colours corrected, see format_webp.go) and lossless, by
 //	       golang.org/x/image/webp
 //	bmp    by golang.org/x/image/bmp

@@ -86,12 +86,12 @@ func TestMakeStopsWhenTheContextIsDone(t *testing.T) {
 }
 
 // TestTheReducedDecodersStopMidImage: a context cancelled after a few rows stops each reduced
-// decoder (JPEG, PNG, TIFF) before the end: the cancel is made from inside the decode, when the
+// decoder (JPEG, PNG, TIFF, GIF) before the end: the cancel is made from inside the decode, when the
 // decoder asks ctx.Err the second time.
 func TestTheReducedDecodersStopMidImage(t *testing.T) {
 	files := worstCases(t, 3000, 2000)
 	for _, name := range []string{"jpeg-baseline.jpg", "jpeg-progressive.jpg", "png-rgb8.png", "png-rgb16-interlaced.png",
-		"tiff-rgb16-deflate-noisy.tiff", "tiff-rgb8-lzw-tiled.tiff"} {
+		"tiff-rgb16-deflate-noisy.tiff", "tiff-rgb8-lzw-tiled.tiff", "gif.gif"} {
 		t.Run(name, func(t *testing.T) {
 			data := files[name]
 			j := newJob(data, Options{})
