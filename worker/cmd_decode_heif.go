@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
+	endian "encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -22,10 +22,10 @@ import (
 
 // decode-heif is hidden (no summary): it is the child process that decodes the whole image of a
 // HEIF file (HEIC, AVIF) without a usable thumbnail item, for the image engine of the parent
-// (thumbq work, local, thumbnail), which sets thumb.HEIFFullDecoder to decodeHEIFInChild.
+// (thumbq work, local, thumbnail), which sets thumb.HEIFFullDecoder to childDecoder.
 func init() {
 	commands["decode-heif"] = command{"", runDecodeHEIF}
-	thumb.HEIFFullDecoder = decodeHEIFInChild
+	thumb.HEIFFullDecoder = childDecoder("")
 }
 
 const decodeHEIFHelp = `
@@ -77,7 +77,7 @@ func runDecodeHEIF(_ context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	w := bufio.NewWriterSize(stdout, 1<<16)
-	head := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32([]byte(childMagic), uint32(img.Rect.Dx())), uint32(img.Rect.Dy()))
+	head := endian.BigEndian.AppendUint32(endian.BigEndian.AppendUint32([]byte(childMagic), uint32(img.Rect.Dx())), uint32(img.Rect.Dy()))
 	w.Write(head)
 	for y := img.Rect.Min.Y; y < img.Rect.Max.Y; y++ {
 		w.Write(img.Pix[img.PixOffset(img.Rect.Min.X, y):][:4*img.Rect.Dx()])
@@ -85,16 +85,25 @@ func runDecodeHEIF(_ context.Context, args []string, stdout, stderr io.Writer) e
 	return w.Flush()
 }
 
-// decodeHEIFInChild is thumb.HEIFFullDecoder: it runs this binary's decode-heif with the file on
-// standard input, the memory limit and the shrink, and reads the reduced image back. The child is
+// childDecoder returns thumb.HEIFFullDecoder: it runs exe's decode-heif (this binary's when exe is
+// "") with the file on standard input, the memory limit and the shrink, and reads the reduced
+// image back. The child is
 // killed when ctx ends (the image's deadline, THUMBQ_IMAGE_TIMEOUT, or the worker's stop) and
 // when this process dies (Pdeathsig, Linux). Exceeding the memory limit is failure.TooMuchMemory;
 // a fault the child reports keeps its code; a child that dies otherwise (a crash in the decoder
 // on a hostile file) is failure.Corrupt; a child that cannot be started is a transient error.
-func decodeHEIFInChild(ctx context.Context, data []byte, shrink int, limit int64) (image.Image, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find thumbq's binary for the HEIF decoder process: %w", err)
+func childDecoder(exe string) thumb.FullDecoder {
+	return func(ctx context.Context, data []byte, shrink int, limit int64) (image.Image, error) {
+		return decodeInChild(ctx, exe, data, shrink, limit)
+	}
+}
+
+func decodeInChild(ctx context.Context, exe string, data []byte, shrink int, limit int64) (image.Image, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find thumbq's binary for the HEIF decoder process: %w", err)
+		}
 	}
 	cmd := exec.CommandContext(ctx, exe, "decode-heif", "-shrink", strconv.Itoa(shrink), "-memory", strconv.FormatInt(limit, 10))
 	cmd.Stdin = bytes.NewReader(data)
@@ -104,7 +113,7 @@ func decodeHEIFInChild(ctx context.Context, data []byte, shrink int, limit int64
 	cmd.SysProcAttr = childProcAttr()
 	cmd.WaitDelay = 2 * time.Second
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("HEIF decoder process killed after %s: %w", time.Since(start).Round(time.Millisecond), ctx.Err())
 	}
@@ -152,7 +161,7 @@ func readChildImage(b []byte) (*image.RGBA, error) {
 	if len(b) < 12 || string(b[:4]) != childMagic {
 		return nil, fmt.Errorf("the HEIF decoder process answered %d bytes without its header", len(b))
 	}
-	w, h := int64(binary.BigEndian.Uint32(b[4:])), int64(binary.BigEndian.Uint32(b[8:]))
+	w, h := int64(endian.BigEndian.Uint32(b[4:])), int64(endian.BigEndian.Uint32(b[8:]))
 	if w < 1 || h < 1 || int64(len(b)-12) != 4*w*h {
 		return nil, fmt.Errorf("the HEIF decoder process answered %dx%d in %d bytes", w, h, len(b)-12)
 	}

@@ -220,9 +220,10 @@ func heifProcessMemory(f *heif.File, p *heif.Item, w, h int) int64 {
 
 // Measured with the whole 4032x2688 image (see the README): the smallest limits that decoded it
 // were 340-380 MB for HEIC 4:2:0, 550-700 MB for AVIF 4:2:0, under 850 MB for AVIF 4:4:4, and
-// 120-150 MB for a 64x43 image (the runtime and the compiled module); these give each some room.
+// 120-150 MB for a 64x43 image (the runtime and the compiled module) in the static build, about
+// 50 MB more in a cgo build (its threads' stacks count); these give each some room.
 const (
-	heifProcessBase    = 160 << 20
+	heifProcessBase    = 256 << 20
 	heicBytesPerSample = 18
 	avifBytesPerSample = 32
 )
