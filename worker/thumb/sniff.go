@@ -7,8 +7,8 @@ import (
 )
 
 // Sniff names the image format of data from its leading bytes, never from a file name:
-// "jpeg", "png", "gif", "webp", "bmp" or "tiff" for the formats Make decodes, or one of "heic",
-// "avif", "jxl", "jp2", "svg", "pdf", "psd", "ico", "qoi", "bigtiff", "exr" for formats it knows
+// "jpeg", "png", "gif", "webp", "bmp", "tiff", "heic" or "avif" for the formats Make decodes, or
+// one of "jxl", "jp2", "svg", "pdf", "psd", "ico", "qoi", "bigtiff", "exr" for formats it knows
 // but does not decode. It returns "" for anything else.
 func Sniff(data []byte) string {
 	if f := sniffFormat(data); f != nil {
