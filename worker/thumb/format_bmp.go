@@ -15,8 +15,8 @@ var bmpFormat = format{
 }
 
 // bmpMaxPixels is BMP's pixel limit while x/image/bmp decodes it whole: the 64 MB upload limit
-// leaves 100 megapixels only to 1 and 4-bit palettes, decoded a byte a pixel, and a 1-bit one
-// measured 114 MB above idle (make bench-worst); 80 keeps it under 100.
+// leaves 100 megapixels only to 1 and 4-bit palettes, decoded a byte a pixel, over the 100 MB
+// above idle promised; the README's Memory section has the figures make bench-worst measures.
 const bmpMaxPixels = 80_000_000
 
 // bmpHeaderSize returns the DIB header size of a BMP file if it is one of the known sizes, so

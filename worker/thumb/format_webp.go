@@ -21,9 +21,8 @@ var webpFormat = format{
 
 // The pixel limits of WebP, which x/image/webp decodes whole: a lossless image's backward
 // references may span the whole image, so no decoder can reduce it as it goes; lossy images could
-// be decoded by macroblock rows, but x/image does not. Measured at 100 megapixels (make
-// bench-worst), lossless took 385 MB above idle and lossy 101 MB; these limits keep each under
-// the 100 MB promised (see the README's Memory section).
+// be decoded by macroblock rows, but x/image does not. These limits keep each under the 100 MB
+// above idle promised; the README's Memory section has the figures make bench-worst measures.
 const (
 	webpLosslessMaxPixels = 16_000_000
 	webpLossyMaxPixels    = 50_000_000
