@@ -27,6 +27,14 @@ func main() {
 	}
 	env.NotifyEmails = listContext(app, "notifyEmails")
 	env.OpsEmails = listContext(app, "opsEmails")
+	switch v := stringContext(app, "emailDigest"); v {
+	case "":
+	case "true", "false":
+		env.EmailDigest = v == "true"
+	default:
+		fmt.Fprintf(os.Stderr, "-c emailDigest=%s: want true (a digest, at most 1 email per second) or false (an email per upload)\n", v)
+		os.Exit(2)
+	}
 
 	// The stack is environment-agnostic: account and region come from the credentials at deploy
 	// time, so synth needs none (offline review, snapshot) and its template is the same with or

@@ -15,6 +15,7 @@ import (
 
 	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/digest"
 	"github.com/thumbq/thumbq/worker/ecsagent"
 	"github.com/thumbq/thumbq/worker/metrics"
 	"github.com/thumbq/thumbq/worker/pipeline"
@@ -61,16 +62,11 @@ func runWork(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	h := &pipeline.Handler{Processor: pipeline.New(cfg, s3c, snsc, credentialsExpire(awsCfg))}
+	go prepareHEIF(ctx, h.Processor.Budget, log) // so that no HEIC or AVIF image compiles its decoder
 	if err := useLinks(h.Processor, os.Getenv); err != nil {
 		return err
 	}
-	if stack := os.Getenv(metrics.EnvStack); stack != "" { // in AWS: the stack names itself
-		e := &metrics.Emitter{W: stdout, Stack: stack}
-		if b := h.Processor.Budget; b != nil {
-			e.Waits = b.Waits
-		}
-		h.OnOutcome = e.Observe
-	}
+	h.OnOutcome = observers(os.Getenv, stdout, h.Processor, sqsc, log)
 	// In ECS, the task is protected from scale-in while it has a message in hand.
 	c := queue.NewConsumer(cfg, sqsc, ecsagent.Protect(h, ecsagent.New(os.Getenv(ecsagent.EnvAgentURI), log)), log)
 	return c.Run(ctx)
@@ -120,4 +116,29 @@ func applyMemoryLimits(cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("memory", "container_limit_bytes", limit, "has_limit", ok, "go_memory_limit_bytes", debug.SetMemoryLimit(-1), "decoding_budget_bytes", cfg.MemoryBudget)
 	return nil
+}
+
+// observers is what each recorded outcome is given to in AWS: the worker's metrics (EMF lines,
+// when the stack names itself in THUMBQ_STACK) and the email digest's queue (when the stack
+// configured one). Nil when neither is set.
+func observers(getenv func(string) string, stdout io.Writer, p *pipeline.Processor, sqsc digest.Sender, log *slog.Logger) func(pipeline.Outcome) {
+	var fs []func(pipeline.Outcome)
+	if stack := getenv(metrics.EnvStack); stack != "" {
+		e := &metrics.Emitter{W: stdout, Stack: stack}
+		if b := p.Budget; b != nil {
+			e.Waits = b.Waits
+		}
+		fs = append(fs, e.Observe)
+	}
+	if url := getenv(digest.EnvQueueURL); url != "" {
+		fs = append(fs, (&digest.Collector{SQS: sqsc, QueueURL: url, Log: log}).Observe)
+	}
+	if len(fs) == 0 {
+		return nil
+	}
+	return func(o pipeline.Outcome) {
+		for _, f := range fs {
+			f(o)
+		}
+	}
 }

@@ -46,6 +46,10 @@ type Environment struct {
 	// With MinTasks 0 it must exceed the wake-up latency (SQS metrics, alarm, task start).
 	OldestMessageAlarm time.Duration
 
+	// EmailDigest sends NotifyEmails a digest (at most 1 email per second) instead of one email
+	// per upload. Context: -c emailDigest=false for per-upload email.
+	EmailDigest bool
+
 	// Email addresses subscribed to the notification topic and to the operations (alarm) topic.
 	// From context (-c notifyEmails=a@example.com,b@example.com), optional.
 	NotifyEmails []string
@@ -70,6 +74,7 @@ var Environments = map[string]Environment{
 		MinTasks:            0,
 		MaxTasks:            2,
 		BacklogPerTask:      300,
+		EmailDigest:         true,
 		LogRetention:        awslogs.RetentionDays_ONE_WEEK,
 		LogExpiryDays:       7,
 		OldestMessageAlarm:  30 * time.Minute,
@@ -87,6 +92,7 @@ var Environments = map[string]Environment{
 		MinTasks:            1,
 		MaxTasks:            10,
 		BacklogPerTask:      300,
+		EmailDigest:         true,
 		LogRetention:        awslogs.RetentionDays_THREE_MONTHS,
 		LogExpiryDays:       90,
 		OldestMessageAlarm:  10 * time.Minute,

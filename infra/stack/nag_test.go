@@ -16,11 +16,13 @@ import (
 func TestNagAwsSolutionsClean(t *testing.T) {
 	wantSuppressed := []string{
 		"AwsSolutions-ECS2 Worker/Task/Resource",
+		"AwsSolutions-IAM4 Digest/Function/ServiceRole/Resource",
 		"AwsSolutions-IAM4 Links/Function/ServiceRole/Resource",
 		"AwsSolutions-IAM5 Links/Function/ServiceRole/DefaultPolicy/Resource",
 		"AwsSolutions-IAM5 Worker/Task/ExecutionRole/DefaultPolicy/Resource",
 		"AwsSolutions-IAM5 Worker/Task/TaskRole/DefaultPolicy/Resource",
 		"AwsSolutions-SMG4 Links/Secret/Resource",
+		"AwsSolutions-SQS3 Digest/Entries/Resource",
 		"AwsSolutions-SQS3 Ingest/UndeliveredEvents/Resource",
 	}
 	eachEnv(t, func(t *testing.T, s *synthesized) {

@@ -12,15 +12,19 @@ import (
 
 // NotificationsProps configures Notifications.
 type NotificationsProps struct {
-	NotifyEmails []string // subscribed to the thumbnail notifications
+	NotifyEmails []string // subscribed to the thumbnail notifications (or to the digests)
 	OpsEmails    []string // subscribed to the alarms
+	// EmailDigest subscribes NotifyEmails to the digest topic (one email per minute or per 200
+	// uploads, at most 1 per second) instead of the per-upload topic, which SNS would suspend
+	// them from during a bulk upload (more than 10 emails per second).
+	EmailDigest bool
 }
 
 // Notifications is the two SNS topics: one for users (a link to each new thumbnail), one for
 // operations (alarms).
 type Notifications struct {
 	constructs.Construct
-	topic, ops awssns.Topic
+	topic, ops, digest awssns.Topic
 }
 
 // NewNotifications creates the topics and their email subscriptions.
@@ -34,8 +38,17 @@ func NewNotifications(scope constructs.Construct, id string, props *Notification
 		EnforceSSL:  jsii.Bool(true),
 		MasterKey:   awskms.Alias_FromAliasName(n.Construct, jsii.String("SnsKey"), jsii.String("alias/aws/sns")),
 	})
+	emails := n.topic
+	if props.EmailDigest {
+		n.digest = awssns.NewTopic(n.Construct, jsii.String("DigestTopic"), &awssns.TopicProps{
+			DisplayName: jsii.String("thumbq digests"),
+			EnforceSSL:  jsii.Bool(true),
+			MasterKey:   awskms.Alias_FromAliasName(n.Construct, jsii.String("DigestKey"), jsii.String("alias/aws/sns")),
+		})
+		emails = n.digest
+	}
 	for _, addr := range props.NotifyEmails {
-		n.topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(addr), nil))
+		emails.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(addr), nil))
 	}
 
 	// Not encrypted: CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed
@@ -58,6 +71,14 @@ func NewNotifications(scope constructs.Construct, id string, props *Notification
 
 // Topic receives a message with a presigned link for each thumbnail.
 func (n *Notifications) Topic() awssns.ITopic { return n.topic }
+
+// DigestTopic receives the email digests; nil without EmailDigest.
+func (n *Notifications) DigestTopic() awssns.ITopic {
+	if n.digest == nil {
+		return nil
+	}
+	return n.digest
+}
 
 // OpsTopic receives the alarms.
 func (n *Notifications) OpsTopic() awssns.ITopic { return n.ops }

@@ -54,7 +54,17 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 	notes := NewNotifications(stack, "Notifications", &NotificationsProps{
 		NotifyEmails: env.NotifyEmails,
 		OpsEmails:    env.OpsEmails,
+		EmailDigest:  env.EmailDigest,
 	})
+	var dig *Digest
+	if env.EmailDigest {
+		dig = NewDigest(stack, "Digest", &DigestProps{
+			RepoRoot:     props.RepoRoot,
+			EmailTopic:   notes.DigestTopic(),
+			LogRetention: env.LogRetention,
+			Retain:       env.Retain,
+		})
+	}
 	links := NewLinks(stack, "Links", &LinksProps{
 		RepoRoot:        props.RepoRoot,
 		ThumbnailBucket: storage.ThumbnailBucket(),
@@ -72,6 +82,7 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		DeadLetterQueue: ingest.DeadLetterQueue(),
 		Topic:           notes.Topic(),
 		Links:           links,
+		Digest:          dig,
 	})
 	monitoring := NewMonitoring(stack, "Monitoring", &MonitoringProps{
 		Name:               env.Name,
@@ -85,7 +96,7 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		OldestMessageAlarm: env.OldestMessageAlarm,
 	})
 
-	addOutputs(stack, storage, ingest, notes, worker, monitoring, links)
+	addOutputs(stack, storage, ingest, notes, worker, monitoring, links, dig)
 	return stack
 }
 
@@ -103,11 +114,13 @@ const (
 	OutputDashboard          = "DashboardUrl"
 	OutputLinkEndpoint       = "LinkEndpointUrl"
 	OutputLinkSecretARN      = "LinkSecretArn"
+	OutputDigestQueueURL     = "DigestQueueUrl" // with the email digest only
+	OutputDigestTopicARN     = "DigestTopicArn" // with the email digest only
 )
 
 // addOutputs shows the names a user needs after a deploy: where to upload, where the thumbnails
 // go, the queues, the topics, the worker's logs and the dashboard.
-func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Notifications, worker *Worker, monitoring *Monitoring, links *Links) {
+func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Notifications, worker *Worker, monitoring *Monitoring, links *Links, dig *Digest) {
 	outputs := map[string]*string{
 		OutputSourceBucket:       storage.SourceBucket().BucketName(),
 		OutputThumbnailBucket:    storage.ThumbnailBucket().BucketName(),
@@ -123,6 +136,10 @@ func addOutputs(stack awscdk.Stack, storage *Storage, ingest *Ingest, notes *Not
 			jsii.String("https://console.aws.amazon.com/cloudwatch/home?region="), awscdk.Aws_REGION(),
 			jsii.String("#dashboards:name="), monitoring.Dashboard().DashboardName(),
 		}),
+	}
+	if dig != nil {
+		outputs[OutputDigestQueueURL] = dig.Queue().QueueUrl()
+		outputs[OutputDigestTopicARN] = notes.DigestTopic().TopicArn()
 	}
 	for _, name := range slices.Sorted(maps.Keys(outputs)) { // a fixed order: a stable template
 		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{Value: outputs[name]})

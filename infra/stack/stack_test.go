@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/digest"
 	"github.com/thumbq/thumbq/worker/link"
 	"github.com/thumbq/thumbq/worker/metrics"
 )
@@ -25,7 +26,7 @@ func (s *synthesized) queues(t *testing.T) (work, dead, undelivered string) {
 	work = s.id(t, "AWS::SQS::Queue", m("RedrivePolicy", assertions.Match_AnyValue()))
 	rp := s.resources("AWS::SQS::Queue")[work]["Properties"].(map[string]any)["RedrivePolicy"].(map[string]any)
 	dead = rp["deadLetterTargetArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
-	rule := s.id(t, "AWS::Events::Rule", nil)
+	rule := s.id(t, "AWS::Events::Rule", m("EventPattern", assertions.Match_AnyValue()))
 	target := s.resources("AWS::Events::Rule")[rule]["Properties"].(map[string]any)["Targets"].([]any)[0].(map[string]any)
 	undelivered = target["DeadLetterConfig"].(map[string]any)["Arn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
 	return work, dead, undelivered
@@ -120,7 +121,16 @@ func TestRuleSendsSourceBucketObjectCreatedEventsToWorkQueue(t *testing.T) {
 		check(t, "default bus", func() {
 			s.template.HasResourceProperties(jsii.String("AWS::Events::Rule"), m("EventBusName", assertions.Match_Absent()))
 		})
-		check(t, "one rule", func() { s.template.ResourceCountIs(jsii.String("AWS::Events::Rule"), jsii.Number(1)) })
+		// One rule on events (the digest's schedule aside).
+		patterns := 0
+		for _, r := range s.resources("AWS::Events::Rule") {
+			if _, ok := r["Properties"].(map[string]any)["EventPattern"]; ok {
+				patterns++
+			}
+		}
+		if patterns != 1 {
+			t.Errorf("%d rules on event patterns; want 1", patterns)
+		}
 	})
 }
 
@@ -129,7 +139,7 @@ func TestRuleSendsSourceBucketObjectCreatedEventsToWorkQueue(t *testing.T) {
 func TestQueuePoliciesAllowOnlyTheRule(t *testing.T) {
 	eachEnv(t, func(t *testing.T, s *synthesized) {
 		work, _, undelivered := s.queues(t)
-		rule := s.id(t, "AWS::Events::Rule", nil)
+		rule := s.id(t, "AWS::Events::Rule", m("EventPattern", assertions.Match_AnyValue()))
 		covered := map[string]bool{}
 		for id, p := range s.resources("AWS::SQS::QueuePolicy") {
 			props := p["Properties"].(map[string]any)
@@ -286,7 +296,7 @@ func TestContainerGetsTheWorkersConfiguration(t *testing.T) {
 		env := s.containerEnv(t)
 		work, dead, _ := s.queues(t)
 		source, thumbnails := s.buckets(t)
-		topic := s.id(t, "AWS::SNS::Topic", m("KmsMasterKeyId", assertions.Match_AnyValue()))
+		topic := s.id(t, "AWS::SNS::Topic", m("DisplayName", "thumbq thumbnails"))
 		wantRefs := map[string]any{
 			config.EnvSourceBucket:    ref(source),
 			config.EnvThumbnailBucket: ref(thumbnails),
@@ -361,7 +371,7 @@ func TestTaskRoleHasLeastPrivilege(t *testing.T) {
 	eachEnv(t, func(t *testing.T, s *synthesized) {
 		work, dead, _ := s.queues(t)
 		source, thumbnails := s.buckets(t)
-		topic := s.id(t, "AWS::SNS::Topic", m("KmsMasterKeyId", assertions.Match_AnyValue()))
+		topic := s.id(t, "AWS::SNS::Topic", m("DisplayName", "thumbq thumbnails"))
 		td := s.id(t, "AWS::ECS::TaskDefinition", nil)
 		role := s.resources("AWS::ECS::TaskDefinition")[td]["Properties"].(map[string]any)["TaskRoleArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
 
@@ -389,13 +399,14 @@ func TestTaskRoleHasLeastPrivilege(t *testing.T) {
 			sort.Strings(got[k])
 		}
 		want := map[string][]string{
-			source:            {"s3:ListBucket"},
-			source + "/*":     {"s3:GetObject"},
-			thumbnails:        {"s3:ListBucket"},
-			thumbnails + "/*": {"s3:GetObject", "s3:PutObject"},
-			work:              {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
-			dead:              {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
-			topic:             {"sns:Publish"},
+			source:                                 {"s3:ListBucket"},
+			source + "/*":                          {"s3:GetObject"},
+			thumbnails:                             {"s3:ListBucket"},
+			s.byPath(t, "Digest/Entries/Resource"): {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
+			thumbnails + "/*":                      {"s3:GetObject", "s3:PutObject"},
+			work:                                   {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
+			dead:                                   {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
+			topic:                                  {"sns:Publish"},
 		}
 		for k, w := range want {
 			if !slices.Equal(got[k], w) {
@@ -659,6 +670,29 @@ func (s *synthesized) byPath(t *testing.T, path string) string {
 	}
 	t.Fatalf("no resource at %s", path)
 	return ""
+}
+
+func TestEmailAddressesGetADigestAtMostOncePerSecond(t *testing.T) {
+	eachEnv(t, func(t *testing.T, s *synthesized) {
+		if !s.env.EmailDigest {
+			t.Skip("per-upload email in this environment")
+		}
+		entries := s.byPath(t, "Digest/Entries/Resource")
+		topic := s.id(t, "AWS::SNS::Topic", m("DisplayName", "thumbq digests"))
+		check(t, "one digest function at a time, the worker's image running thumbq digest", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Lambda::Function"), m(
+				"ImageConfig", m("Command", []any{"digest"}),
+				"ReservedConcurrentExecutions", 1,
+				"Environment", m("Variables", m(digest.EnvQueueURL, ref(entries), digest.EnvTopicARN, ref(topic))),
+			))
+		})
+		check(t, "every minute", func() {
+			s.template.HasResourceProperties(jsii.String("AWS::Events::Rule"), m("ScheduleExpression", "rate(1 minute)"))
+		})
+		if got := s.containerEnv(t)[digest.EnvQueueURL]; !jsonEqual(got, ref(entries)) {
+			t.Errorf("container %s = %v; want the digest queue", digest.EnvQueueURL, got)
+		}
+	})
 }
 
 func TestWorkerMetricsCarryTheStackName(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/digest"
 	"github.com/thumbq/thumbq/worker/link"
 	"github.com/thumbq/thumbq/worker/metrics"
 )
@@ -45,7 +46,8 @@ type WorkerProps struct {
 	WorkQueue       awssqs.IQueue
 	DeadLetterQueue awssqs.IQueue
 	Topic           awssns.ITopic
-	Links           *Links // the link endpoint the worker's notifications point at
+	Links           *Links  // the link endpoint the worker's notifications point at
+	Digest          *Digest // where the worker sends each outcome for the email digest; nil: none
 }
 
 // Worker is the ECS Fargate service that runs `thumbq work`, scaled on the work queue's backlog.
@@ -130,6 +132,9 @@ func addContainer(task awsecs.FargateTaskDefinition, logs awslogs.ILogGroup, pro
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		container.AddEnvironment(jsii.String(name), env[name])
 	}
+	if props.Digest != nil {
+		container.AddEnvironment(jsii.String(digest.EnvQueueURL), props.Digest.Queue().QueueUrl())
+	}
 	// Injected by ECS from Secrets Manager when the task starts (the execution role may read it).
 	container.AddSecret(jsii.String(link.EnvSecret), awsecs.Secret_FromSecretsManager(props.Links.Secret(), nil))
 	cdknag.NagSuppressions_AddResourceSuppressions(task, &[]*cdknag.NagPackSuppression{{
@@ -175,6 +180,9 @@ func grantTaskRole(task awsecs.FargateTaskDefinition, props *WorkerProps) {
 	grant(role, props.ThumbnailBucket.BucketArn(), "s3:ListBucket")
 	props.WorkQueue.GrantConsumeMessages(role)
 	props.DeadLetterQueue.GrantSendMessages(role)
+	if props.Digest != nil {
+		props.Digest.Queue().GrantSendMessages(role)
+	}
 	// Not Topic.GrantPublish: with the flag applyImportedAliasPermissionsToPrincipal it adds
 	// kms:GenerateDataKey*/Decrypt on key/* for the aws/sns alias, which the AWS-managed key's own
 	// policy already allows to every principal of the account through SNS.

@@ -36,6 +36,14 @@ type functionURLResponse struct {
 // ServeLambda runs h on Lambda's Runtime API (the custom-runtime protocol: fetch the next event,
 // post its response) until ctx ends, so that the container image needs no Lambda library.
 func ServeLambda(ctx context.Context, runtimeAPI string, h http.Handler) error {
+	return ServeLambdaFunc(ctx, runtimeAPI, func(ctx context.Context, event []byte) ([]byte, error) {
+		return Invoke(ctx, h, event)
+	})
+}
+
+// ServeLambdaFunc runs f on each invocation's event until ctx ends; an error of f is reported as
+// the invocation's error.
+func ServeLambdaFunc(ctx context.Context, runtimeAPI string, f func(ctx context.Context, event []byte) ([]byte, error)) error {
 	base := "http://" + runtimeAPI + "/2018-06-01/runtime/invocation/"
 	client := &http.Client{} // no timeout: /next blocks until an invocation arrives
 	for ctx.Err() == nil {
@@ -50,11 +58,11 @@ func ServeLambda(ctx context.Context, runtimeAPI string, h http.Handler) error {
 		if err != nil {
 			return fmt.Errorf("lambda runtime next: %w", err)
 		}
-		out, err := Invoke(ctx, h, body)
+		out, err := f(ctx, body)
 		path := base + id + "/response"
 		if err != nil {
 			path = base + id + "/error"
-			out, _ = json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": "BadEvent"})
+			out, _ = json.Marshal(map[string]string{"errorMessage": err.Error(), "errorType": "Error"})
 		}
 		post, _ := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(out))
 		if resp, err := client.Do(post); err != nil {

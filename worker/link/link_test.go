@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -211,5 +212,42 @@ func TestInvokeAnswersAFunctionURLEvent(t *testing.T) {
 	}
 	if s := string(out); !strings.Contains(s, `"statusCode":302`) || !strings.Contains(s, `https://s3.example/64x64/a b.jpg.png?ttl=5m1s`) {
 		t.Errorf("Invoke = %s; want a 302 to the presigned URL (5 min)", s)
+	}
+}
+
+// The Runtime API loop against a fake Lambda runtime: next event, then its response.
+func TestServeLambdaPostsEachInvocationsResponse(t *testing.T) {
+	var mu sync.Mutex
+	var responses []string
+	calls := 0
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rt := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/2018-06-01/runtime/invocation/next":
+			calls++
+			if calls > 2 {
+				cancel()
+				http.Error(w, "no more", http.StatusGone)
+				return
+			}
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", fmt.Sprint("req-", calls))
+			io.WriteString(w, `{"n":`+fmt.Sprint(calls)+`}`)
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/response"):
+			b, _ := io.ReadAll(r.Body)
+			responses = append(responses, strings.TrimPrefix(r.URL.Path, "/2018-06-01/runtime/invocation/")+" "+string(b))
+		}
+	}))
+	defer rt.Close()
+	ServeLambdaFunc(ctx, strings.TrimPrefix(rt.URL, "http://"), func(_ context.Context, event []byte) ([]byte, error) {
+		return append([]byte("echo "), event...), nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{`req-1/response echo {"n":1}`, `req-2/response echo {"n":2}`}
+	if strings.Join(responses, "|") != strings.Join(want, "|") {
+		t.Errorf("responses %q; want %q", responses, want)
 	}
 }

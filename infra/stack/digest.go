@@ -1,0 +1,89 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/thumbq/thumbq/worker/digest"
+)
+
+// DigestProps configures Digest.
+type DigestProps struct {
+	RepoRoot     string
+	EmailTopic   awssns.ITopic // where the digests go: the email addresses subscribe to it
+	LogRetention awslogs.RetentionDays
+	Retain       bool
+}
+
+// Digest turns per-upload outcomes into email digests (see worker/digest): a queue the worker
+// sends each outcome to, and the worker's image running `thumbq digest` as a Lambda function every
+// minute, one invocation at a time (reserved concurrency 1: a single consumer across all tasks),
+// which publishes one email per up to 200 uploads, at least 1 s apart.
+type Digest struct {
+	constructs.Construct
+	queue awssqs.Queue
+}
+
+// NewDigest creates the queue, the function and its schedule.
+func NewDigest(scope constructs.Construct, id string, props *DigestProps) *Digest {
+	d := &Digest{Construct: constructs.NewConstruct(scope, jsii.String(id))}
+	d.queue = awssqs.NewQueue(d.Construct, jsii.String("Entries"), &awssqs.QueueProps{
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		VisibilityTimeout: awscdk.Duration_Minutes(jsii.Number(2)), // the function's receive
+		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)),
+		RemovalPolicy:     removalPolicy(props.Retain),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(d.queue, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SQS3"),
+		Reason: jsii.String("No poison message is possible: an entry that cannot be read is listed as unreadable and " +
+			"deleted with its digest; a dead-letter queue would only hide entries from the emails."),
+	}}, jsii.Bool(false))
+
+	logs := awslogs.NewLogGroup(d.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     props.LogRetention,
+		RemovalPolicy: removalPolicy(props.Retain),
+	})
+	fn := awslambda.NewDockerImageFunction(d.Construct, jsii.String("Function"), &awslambda.DockerImageFunctionProps{
+		Description: jsii.String("thumbq email digest: drains the digest queue, at most 1 email per second"),
+		Code: awslambda.DockerImageCode_FromImageAsset(jsii.String(props.RepoRoot), &awslambda.AssetImageCodeProps{
+			File:     jsii.String(Dockerfile),
+			Platform: awsecrassets.Platform_LINUX_ARM64(),
+			Cmd:      jsii.Strings("digest"),
+		}),
+		Architecture:                 awslambda.Architecture_ARM_64(),
+		MemorySize:                   jsii.Number(128),
+		Timeout:                      awscdk.Duration_Minutes(jsii.Number(5)),
+		ReservedConcurrentExecutions: jsii.Number(1),
+		LogGroup:                     logs,
+		Environment: &map[string]*string{
+			digest.EnvQueueURL: d.queue.QueueUrl(),
+			digest.EnvTopicARN: props.EmailTopic.TopicArn(),
+		},
+	})
+	d.queue.GrantConsumeMessages(fn)
+	grant(fn, props.EmailTopic.TopicArn(), "sns:Publish")
+	awsevents.NewRule(d.Construct, jsii.String("EveryMinute"), &awsevents.RuleProps{
+		Description: jsii.String("thumbq: publish the email digest"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
+		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{{
+		Id:        jsii.String("AwsSolutions-IAM4"),
+		Reason:    jsii.String("AWSLambdaBasicExecutionRole, CDK's default for a function: writing its own logs only."),
+		AppliesTo: &[]interface{}{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+	}}, jsii.Bool(true))
+	return d
+}
+
+// Queue receives the worker's outcomes.
+func (d *Digest) Queue() awssqs.IQueue { return d.queue }
