@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"runtime/debug"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/thumb"
 )
@@ -35,6 +37,27 @@ premultiplied RGBA rows. Before reading, it limits its own memory to -memory byt
 (RLIMIT_DATA: private writable mappings). A fault of the file is written on standard error as "failure <code> <detail>". The
 image engine runs it as a child process; it is not meant to be run by hand.
 `
+
+// prepareHEIF compiles the HEIF decoders' WebAssembly in this long-lived process (thumbq work), in
+// the background of its start, within the memory budget b (nil: none), so that no image pays for
+// it (thumb.PrepareHEIF). When ctx ends first, or b is too small to hold it, it leaves the first
+// image of each codec to compile its decoder, as a single run of thumbq thumbnail does.
+func prepareHEIF(ctx context.Context, b *budget.Budget, log *slog.Logger) {
+	if b != nil {
+		release, _, err := b.Acquire(ctx, thumb.HEIFPrepareMemory)
+		if err != nil {
+			log.Info("HEIF decoders left to compile on first use", "reason", err.Error())
+			return
+		}
+		defer release()
+	}
+	start := time.Now()
+	if err := thumb.PrepareHEIF(); err != nil {
+		log.Warn("HEIF decoders", "error", err.Error())
+		return
+	}
+	log.Info("HEIF decoders compiled", "seconds", time.Since(start).Seconds())
+}
 
 // childMagic starts the child's output.
 const childMagic = "THQ1"

@@ -8,6 +8,7 @@ import (
 	"image"
 	"io"
 	"math"
+	"sync/atomic"
 
 	"github.com/gen2brain/avif"
 	"github.com/gen2brain/heic"
@@ -189,8 +190,8 @@ func heifError(err error) error {
 const (
 	// heifRuntimeMemory bounds, once per process and codec, what compiling a decoder's
 	// WebAssembly module allocates (measured: 47-53 MB of Go heap, under 10 MB outside it). It is
-	// counted in every estimate: the first HEIF image of a worker pays it, and two concurrent
-	// first images could each.
+	// counted in every estimate until the module is compiled (compileMemory): two concurrent
+	// first images could each compile it.
 	heifRuntimeMemory = 96 << 20
 	// heifItemMemory bounds, per pixel of the thumbnail item, one decode's WebAssembly linear
 	// memory (the coded item, libheif's or libavif's planes, the copy handed to Go) and its
@@ -271,7 +272,48 @@ func heifMemory(data []byte, w, h, shrink int) int64 {
 		return heifProcessMemory(plan.file, plan.primary, w, h) + fullImage(max(1, w/shrink), max(1, h/shrink), 4)
 	}
 	t := plan.thumb
-	return heifRuntimeMemory + heifInstanceMemory + heifItemMemory*int64(t.Width)*int64(t.Height) + int64(len(data))
+	return compileMemory(t.ConfigType) + heifInstanceMemory + heifItemMemory*int64(t.Width)*int64(t.Height) + int64(len(data))
+}
+
+// heicCompiled and avifCompiled record that the HEIC or the AVIF decoder's WebAssembly module is
+// compiled in this process (gen2brain's packages compile each once per process, on first use or
+// when asked, and share it between decodes); from then on an estimate no longer counts it.
+var heicCompiled, avifCompiled atomic.Bool
+
+// compileMemory is what decoding an item of codec ("hvcC", "av1C") will allocate to compile its
+// decoder's module: heifRuntimeMemory until that is done, then nothing.
+func compileMemory(codec string) int64 {
+	done := &heicCompiled
+	if codec == "av1C" {
+		done = &avifCompiled
+	}
+	if done.Load() {
+		return 0
+	}
+	return heifRuntimeMemory
+}
+
+// HEIFPrepareMemory bounds what PrepareHEIF allocates: both modules' compilations, one after the
+// other (the garbage of the first is collectable before the second ends, but not counted on).
+const HEIFPrepareMemory = 2 * heifRuntimeMemory
+
+// PrepareHEIF compiles the HEIC and the AVIF decoders' WebAssembly modules in this process, so that
+// no image pays for it: compiling is most of the CPU a thumbnail item costs (see the README, HEIC
+// and AVIF), once per process and codec, and a decode after it is tens of milliseconds. A
+// long-lived worker calls it once at start-up, in the background, having reserved
+// HEIFPrepareMemory of its budget; without it the first image of each codec compiles its module.
+// It may run concurrently with Make. The child process that decodes a whole image compiles its own.
+func PrepareHEIF() (err error) {
+	defer func() {
+		if r := recover(); r != nil { // the packages panic when their module does not compile
+			err = fmt.Errorf("compile the HEIF decoders: %v", r)
+		}
+	}()
+	heic.Init()
+	heicCompiled.Store(true)
+	avif.InitDecoder()
+	avifCompiled.Store(true)
+	return nil
 }
 
 // decodeHEIF decodes a HEIF file by the path planHEIF chooses.
@@ -320,9 +362,13 @@ func decodeHEIFCodec(codec string, data []byte) (img image.Image, err error) {
 		}
 	}()
 	if codec == "av1C" {
-		return avif.Decode(bytes.NewReader(data))
+		img, err = avif.Decode(bytes.NewReader(data))
+		avifCompiled.Store(true) // returning at all, it compiled the module
+		return img, err
 	}
-	return heic.Decode(bytes.NewReader(data))
+	img, err = heic.Decode(bytes.NewReader(data))
+	heicCompiled.Store(true)
+	return img, err
 }
 
 // transformLike applies the primary item p's transforms to m, a thumbnail of p's coded picture,
