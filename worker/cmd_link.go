@@ -51,7 +51,7 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(stdout, os.Getenv(config.EnvLogLevel))
-	h := &link.Handler{Secret: secret, Presign: presignThumbnail(s3.NewPresignClient(s3.NewFromConfig(awsCfg, s3Options)), bucket), Log: log}
+	h := &link.Handler{Secret: secret, Presign: link.S3Presign(s3.NewPresignClient(s3.NewFromConfig(awsCfg, s3Options)), bucket), Log: log}
 	if api := link.RuntimeAPI(); api != "" {
 		return link.ServeLambda(ctx, api, h)
 	}
@@ -66,17 +66,6 @@ func runLink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	return nil
-}
-
-// presignThumbnail presigns GETs of the thumbnail bucket's keys.
-func presignThumbnail(ps *s3.PresignClient, bucket string) link.Presign {
-	return func(ctx context.Context, key string, ttl time.Duration) (string, error) {
-		req, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key}, s3.WithPresignExpires(ttl))
-		if err != nil {
-			return "", fmt.Errorf("presign s3://%s/%s: %w", bucket, key, err)
-		}
-		return req.URL, nil
-	}
 }
 
 // useLinks makes the processor publish links of the link endpoint instead of URLs presigned with

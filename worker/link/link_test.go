@@ -251,3 +251,22 @@ func TestServeLambdaPostsEachInvocationsResponse(t *testing.T) {
 		t.Errorf("responses %q; want %q", responses, want)
 	}
 }
+
+func TestStartLocalServesItsOwnLinks(t *testing.T) {
+	l, err := StartLocal(func(_ context.Context, key string, _ time.Duration) (string, error) {
+		return "http://s3.local/thumbnails/" + key, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(l.Signer.Link("64x64/a.jpg.png", time.Now().Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "http://s3.local/thumbnails/64x64/a.jpg.png" {
+		t.Errorf("local link: %d to %q; want 302 to the presigned URL", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

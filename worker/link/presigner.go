@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -36,4 +37,15 @@ func (p *Presigner) PresignGetObject(_ context.Context, in *s3.GetObjectInput, o
 		Method:       http.MethodGet,
 		SignedHeader: http.Header{},
 	}, nil
+}
+
+// S3Presign presigns GETs of a bucket's keys: what an endpoint redirects to.
+func S3Presign(ps *s3.PresignClient, bucket string) Presign {
+	return func(ctx context.Context, key string, ttl time.Duration) (string, error) {
+		req, err := ps.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key}, s3.WithPresignExpires(ttl))
+		if err != nil {
+			return "", fmt.Errorf("presign s3://%s/%s: %w", bucket, key, err)
+		}
+		return req.URL, nil
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/emulate"
 	"github.com/thumbq/thumbq/worker/event"
+	"github.com/thumbq/thumbq/worker/link"
 	"github.com/thumbq/thumbq/worker/pipeline"
 	"github.com/thumbq/thumbq/worker/queue"
 )
@@ -126,6 +127,7 @@ type env struct {
 	s3        *s3.Client
 	sqs       *sqs.Client
 	outcomes  chan pipeline.Outcome
+	links     *link.Local // the link endpoint the notifications' links point at, as in AWS
 	stopWork  context.CancelFunc
 	workDone  chan struct{}
 	readersWG sync.WaitGroup
@@ -152,6 +154,10 @@ func start(ctx context.Context, opts Options) (*env, error) {
 
 	e := &env{opts: opts, stack: stack, s3: stack.S3Client(), sqs: stack.SQSClient(),
 		outcomes: make(chan pipeline.Outcome, 1024), workDone: make(chan struct{})}
+	if e.links, err = link.StartLocal(link.S3Presign(s3.NewPresignClient(e.s3), wc.ThumbnailBucket)); err != nil {
+		stack.Close()
+		return nil, err
+	}
 	workers := opts.Workers
 	if workers == 0 {
 		workers = 1
@@ -161,6 +167,7 @@ func start(ctx context.Context, opts Options) (*env, error) {
 	var running sync.WaitGroup
 	for i := range max(workers, 0) {
 		h := &pipeline.Handler{Processor: pipeline.New(wc, e.s3, stack.SNSClient(), nil), OnOutcome: func(o pipeline.Outcome) { e.outcomes <- o }}
+		h.Processor.Presigner = &link.Presigner{Signer: e.links.Signer}
 		log := opts.Logger
 		if workers > 1 {
 			log = log.With("worker", i+1)
@@ -204,6 +211,7 @@ func workerConfig(opts Options) config.Config {
 func (e *env) close() {
 	e.stopWork()
 	<-e.workDone
+	e.links.Close()
 	e.readersWG.Wait()
 	e.stack.Close()
 }

@@ -9,8 +9,10 @@ import (
 	"image/jpeg"
 	"image/png"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,8 +121,12 @@ func TestRunEndToEnd(t *testing.T) {
 		if err != nil || format != "png" || cfg.Width != w.w || cfg.Height != w.h {
 			t.Errorf("%s: file on disk is %s %dx%d (%v); want png %dx%d", r.Key, format, cfg.Width, cfg.Height, err, w.w, w.h)
 		}
-		if !strings.Contains(r.URL, "X-Amz-Signature=") || !strings.Contains(r.URL, "X-Amz-Expires=86400") {
-			t.Errorf("%s: url %q is not presigned for 24h", r.Key, r.URL)
+		// The link has the shape of the deployed stack's (worker/link): the run's own endpoint
+		// checks it and redirects to the emulated S3 (while it runs: Run has ended here); 24 h.
+		if u, err := url.Parse(r.URL); err != nil || !strings.HasPrefix(u.Path, "/t/64x64/") || !strings.Contains(u.RawQuery, "sig=") {
+			t.Errorf("%s: url %q is not a thumbq link", r.Key, r.URL)
+		} else if exp, _ := strconv.ParseInt(u.Query().Get("exp"), 10, 64); time.Until(time.Unix(exp, 0)) < 23*time.Hour {
+			t.Errorf("%s: link %q expires at %d; want 24 h from now", r.Key, r.URL, exp)
 		}
 		var n struct {
 			Subject    string            `json:"subject"`
