@@ -33,7 +33,8 @@
 //	       when no reduction is needed
 //	webp   lossy (its limited-range colours corrected, see format_webp.go) and lossless, by
 //	       golang.org/x/image/webp
-//	bmp    by golang.org/x/image/bmp
+//	bmp    uncompressed: reduced while decoding by package bmpscale (rows summed into the box
+//	       filter where they lie in the file); golang.org/x/image/bmp when no reduction is needed
 //	tiff   the first image, by golang.org/x/image/tiff
 //
 // HEIC and AVIF are recognised and refused with a reason (format_heif.go); BigTIFF, JPEG XL,
