@@ -25,6 +25,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	if env, err = env.WithContext(func(key string) string { return stringContext(app, key) }); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	env.NotifyEmails = listContext(app, "notifyEmails")
 	env.OpsEmails = listContext(app, "opsEmails")
 	switch v := stringContext(app, "emailDigest"); v {

@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,12 @@ type Environment struct {
 	// OldestMessageAlarm is the age of the oldest message on the work queue that raises an alarm.
 	// With MinTasks 0 it must exceed the wake-up latency (SQS metrics, alarm, task start).
 	OldestMessageAlarm time.Duration
+
+	// Worker holds the worker's settings this environment sets beyond the fields above, by the
+	// variable's name in worker/config (THUMBQ_SIZES, THUMBQ_MAX_PIXELS, THUMBQ_MAX_BYTES,
+	// THUMBQ_LOG_LEVEL): handed to the container as they are and checked at synth by the worker's
+	// own config.Load. From context: -c sizes=128x128 -c maxPixels=50000000 -c logLevel=debug.
+	Worker map[string]string
 
 	// EmailDigest sends NotifyEmails a digest (at most 1 email per second) instead of one email
 	// per upload. Context: -c emailDigest=false for per-upload email.
@@ -136,10 +143,44 @@ func (e Environment) validate() error {
 		return fmt.Errorf("env %s: grace period %s: the container's stop timeout %s is not whole seconds",
 			e.Name, e.GracePeriod, config.StopTimeout(e.GracePeriod))
 	}
-	if err := e.workerConfig().Validate(); err != nil {
+	if _, err := e.loadWorkerConfig(); err != nil {
 		return fmt.Errorf("env %s: the worker would refuse it: %w", e.Name, err)
 	}
 	return nil
+}
+
+// ContextSettings are the CDK context keys that set a worker variable, and the variable.
+var ContextSettings = map[string]string{
+	"sizes":     config.EnvSizes,
+	"maxPixels": config.EnvMaxPixels,
+	"maxBytes":  config.EnvMaxBytes,
+	"logLevel":  config.EnvLogLevel,
+}
+
+// WithContext returns the environment with the settings the CDK context gives (context reads a
+// key, "" when unset): the worker's (ContextSettings) and minTasks/maxTasks, validated as Lookup
+// validates, so a bad value fails the synth with the variable's name.
+func (e Environment) WithContext(context func(key string) string) (Environment, error) {
+	w := map[string]string{}
+	for k, v := range e.Worker {
+		w[k] = v
+	}
+	for key, name := range ContextSettings {
+		if v := context(key); v != "" {
+			w[name] = v
+		}
+	}
+	e.Worker = w
+	for key, field := range map[string]*int{"minTasks": &e.MinTasks, "maxTasks": &e.MaxTasks} {
+		if v := context(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return e, fmt.Errorf("-c %s=%s: want a whole number", key, v)
+			}
+			*field = n
+		}
+	}
+	return e, e.validate()
 }
 
 // Placeholders for the settings that are CloudFormation references until deploy time (bucket
@@ -152,6 +193,28 @@ const (
 	placeholderDeadLetterURL   = "dead-letter-queue-url"
 	placeholderTopicARN        = "topic-arn"
 )
+
+// loadWorkerConfig is what the worker's config.Load makes of the container environment the stack
+// sets (workerConfig's settings and Worker), with placeholders for the names resolved at deploy time.
+func (e Environment) loadWorkerConfig() (config.Config, error) {
+	vars := e.workerVariables()
+	return config.Load(func(name string) string { return vars[name] })
+}
+
+// workerVariables is the container environment of workerConfig and Worker, with placeholders.
+func (e Environment) workerVariables() map[string]string {
+	c := e.workerConfig()
+	vars := map[string]string{
+		config.EnvSourceBucket: c.SourceBucket, config.EnvThumbnailBucket: c.ThumbnailBucket,
+		config.EnvQueueURL: c.QueueURL, config.EnvDeadLetterURL: c.DeadLetterURL, config.EnvTopicARN: c.TopicARN,
+		config.EnvURLExpiry: c.URLExpiry.String(), config.EnvVisibilityTimeout: c.VisibilityTimeout.String(),
+		config.EnvGracePeriod: c.GracePeriod.String(), config.EnvConcurrency: strconv.Itoa(c.Concurrency),
+	}
+	for k, v := range e.Worker {
+		vars[k] = v
+	}
+	return vars
+}
 
 // workerConfig is the configuration the worker reads from the container environment the stack
 // sets: the environment's settings over config's defaults, with placeholders for the names that

@@ -58,3 +58,41 @@ func TestValidateRefusesSettingsTheWorkerOrFargateCannotHonour(t *testing.T) {
 		})
 	}
 }
+
+func TestContextSetsTheWorkersSettingsCheckedAtSynth(t *testing.T) {
+	prod, err := Lookup("prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	got, err := prod.WithContext(ctx(map[string]string{"sizes": "128x128", "logLevel": "debug", "maxPixels": "50000000", "minTasks": "2", "maxTasks": "4"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := got.loadWorkerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LogLevel != "debug" || cfg.MaxPixels != 50_000_000 || got.MinTasks != 2 || got.MaxTasks != 4 || got.Worker[config.EnvSizes] != "128x128" {
+		t.Errorf("with context: %+v, worker %+v; want debug, 50 MP, 2-4 tasks, sizes 128x128", got, cfg)
+	}
+	if len(prod.Worker) != 0 {
+		t.Errorf("WithContext changed the environment it was called on: %v", prod.Worker)
+	}
+	for _, tc := range []struct {
+		name string
+		kv   map[string]string
+		want string
+	}{
+		{"a log level the worker refuses", map[string]string{"logLevel": "loud"}, config.EnvLogLevel},
+		{"sizes the worker cannot parse", map[string]string{"sizes": "big"}, config.EnvSizes},
+		{"a pixel limit that is not a number", map[string]string{"maxPixels": "many"}, config.EnvMaxPixels},
+		{"more minimum than maximum tasks", map[string]string{"minTasks": "5", "maxTasks": "3"}, "tasks min 5, max 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := prod.WithContext(ctx(tc.kv)); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("WithContext(%v) = %v; want an error naming %s", tc.kv, err, tc.want)
+			}
+		})
+	}
+}

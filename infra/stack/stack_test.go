@@ -328,7 +328,10 @@ func TestContainerGetsTheWorkersConfiguration(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the worker refuses the container's environment: %v", err)
 		}
-		want := s.env.workerConfig()
+		want, err := s.env.loadWorkerConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
 		want.SourceBucket, want.ThumbnailBucket = "token-of-"+config.EnvSourceBucket, "token-of-"+config.EnvThumbnailBucket
 		want.QueueURL, want.DeadLetterURL = "token-of-"+config.EnvQueueURL, "token-of-"+config.EnvDeadLetterURL
 		want.TopicARN = "token-of-" + config.EnvTopicARN

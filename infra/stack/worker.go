@@ -129,6 +129,9 @@ func addContainer(task awsecs.FargateTaskDefinition, logs awslogs.ILogGroup, pro
 	})
 	// Added in a fixed order so that the template does not change from one synth to the next.
 	env := containerEnvironment(props)
+	for name, v := range props.Env.Worker {
+		env[name] = jsii.String(v)
+	}
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		container.AddEnvironment(jsii.String(name), env[name])
 	}
