@@ -57,7 +57,7 @@ func Codes() []struct {
 		{MalformedEvent, "the queue message is not an S3 \"Object Created\" event thumbq can read"},
 		{OverMemoryBudget, "decoding the image would need more memory than the worker's whole budget (its estimate, from the header, before decoding)"},
 		{TooSlow, "making the image's thumbnails took longer than THUMBQ_IMAGE_TIMEOUT"},
-		{TooMuchMemory, "decoding a HEIC or AVIF image whole (it has no thumbnail item large enough) went over the memory limit of its decoder process"},
+		{TooMuchMemory, "decoding a HEIC or AVIF image whole (it has no thumbnail item large enough) would need more than its decoder process's 400 MB (refused from the header), or went over the process's limit"},
 		{RetriesExhausted, "S3, SNS or the network failed on every receive the queue allows (3); the detail is the last error"},
 	}
 }

@@ -202,11 +202,13 @@ const (
 	heifInstanceMemory = 32 << 20
 )
 
-// heifProcessMemory is the memory limit (RLIMIT_DATA) of the child process that decodes the whole
-// primary image p of f, w x h pixels (see FullDecoder): the Go runtime and the compiled
+// heifProcessMemory is the memory the child process that decodes the whole primary image p of f,
+// w x h pixels (see FullDecoder), is expected to need: the Go runtime and the compiled
 // WebAssembly module, and the decoder's working memory in proportion to the samples it decodes
-// (1.5 a pixel in 4:2:0, 3 in 4:4:4; twice as many bytes above 8 bits). Estimate counts it as
-// the image's memory, so that the worker's budget admits no more such children than fit.
+// (1.5 a pixel in 4:2:0, 3 in 4:4:4; twice as many bytes above 8 bits). An image for which it
+// exceeds HEIFProcessMaxMemory is refused before anything is decoded; the others' child is given
+// heifChildLimit of it, which Estimate counts as the image's memory, so that the worker's budget
+// admits no more such children than fit.
 func heifProcessMemory(f *heif.File, p *heif.Item, w, h int) int64 {
 	codec, samples, wide := heifCoding(f, p)
 	perSample := int64(heicBytesPerSample)
@@ -219,15 +221,49 @@ func heifProcessMemory(f *heif.File, p *heif.Item, w, h int) int64 {
 	return heifProcessBase + perSample*samples*int64(w)*int64(h)/2
 }
 
-// Measured with the whole 4032x2688 image (see the README): the smallest limits that decoded it
-// were 340-380 MB for HEIC 4:2:0, 550-700 MB for AVIF 4:2:0, under 850 MB for AVIF 4:4:4, and
-// 120-150 MB for a 64x43 image (the runtime and the compiled module) in the static build, about
-// 50 MB more in a cgo build (its threads' stacks count); these give each some room.
+// Fitted to the smallest limits that decoded whole images (see the README, HEIC and AVIF): a 64x43
+// image needs 110-130 MB (the runtime and the compiled module, static build; a cgo build's thread
+// stacks add about 50 MB), the 4032x2688 HEIC 4:2:0 350-370 MB, the AVIF 4:2:0 550-700 MB and
+// the AVIF 4:4:4 under 850 MB. The Go heap grows by 64 MB arenas, so a limit decodes or not by
+// where the collector happened to run: heifChildHeadroom gives each child that much more.
 const (
-	heifProcessBase    = 256 << 20
-	heicBytesPerSample = 18
-	avifBytesPerSample = 32
+	heifProcessBase    = 160 << 20
+	heicBytesPerSample = 14
+	avifBytesPerSample = 34
+	heifChildHeadroom  = 64 << 20
 )
+
+// HEIFProcessMaxMemory is the most memory a child process decoding a whole HEIF image may have:
+// an image expected to need more (heifProcessMemory) is refused as failure.TooMuchMemory before
+// anything is decoded. With the constants above it admits HEIC 4:2:0 8-bit up to 11.98 million
+// pixels, HEIC 4:4:4 up to 5.99, AVIF 4:2:0 up to 4.93 and AVIF 4:4:4 up to 2.47 (half as many
+// above 8 bits); larger ones are thumbnailed only from a thumbnail item.
+const HEIFProcessMaxMemory = 400 << 20
+
+// heifChildLimit is the memory limit (RLIMIT_DATA) given to the child for an image expected to
+// need need bytes: with heifChildHeadroom, within HEIFProcessMaxMemory.
+func heifChildLimit(need int64) int64 {
+	return min(need+heifChildHeadroom, HEIFProcessMaxMemory)
+}
+
+// heifTooLarge refuses the whole decode of the primary image p of f, w x h, when its process
+// would need more than HEIFProcessMaxMemory, naming the limit; nil otherwise.
+func heifTooLarge(f *heif.File, p *heif.Item, w, h int) *failure.Error {
+	need := heifProcessMemory(f, p, w, h)
+	if need <= HEIFProcessMaxMemory {
+		return nil
+	}
+	codec, samples, wide := heifCoding(f, p)
+	name, chroma, depth := "heic", map[int64]string{2: "monochrome", 3: "4:2:0", 4: "4:2:2", 6: "4:4:4"}[samples], "8-bit"
+	if codec == "av1C" {
+		name = "avif"
+	}
+	if wide {
+		depth = "over 8 bits"
+	}
+	return failure.New(failure.TooMuchMemory, name, "%s %dx%d (%s, %s) has no thumbnail item large enough for the sizes asked, and decoding it whole would need an estimated %d MB, over the %d MB limit of the decoder process",
+		name, w, h, chroma, depth, need>>20, HEIFProcessMaxMemory>>20)
+}
 
 // heifCoding reads the codec configuration of p (a grid's: its first tile's): the codec
 // ("hvcC", "av1C"), the samples decoded for two pixels (3 in 4:2:0, 4 in 4:2:2, 6 in 4:4:4, 2
@@ -269,7 +305,10 @@ func heifMemory(data []byte, w, h, shrink int) int64 {
 		return 0 // Make refuses the file before it allocates
 	}
 	if plan.thumb == nil {
-		return heifProcessMemory(plan.file, plan.primary, w, h) + fullImage(max(1, w/shrink), max(1, h/shrink), 4)
+		if heifTooLarge(plan.file, plan.primary, w, h) != nil {
+			return int64(len(data)) // refused before anything is decoded
+		}
+		return heifChildLimit(heifProcessMemory(plan.file, plan.primary, w, h)) + fullImage(max(1, w/shrink), max(1, h/shrink), 4)
 	}
 	t := plan.thumb
 	return compileMemory(t.ConfigType) + heifInstanceMemory + heifItemMemory*int64(t.Width)*int64(t.Height) + int64(len(data))
@@ -327,7 +366,10 @@ func decodeHEIF(ctx context.Context, data []byte, w, h, shrink int) (image.Image
 			return nil, &failure.Error{Code: failure.Unsupported,
 				Err: errors.New("a HEIF image without a thumbnail item large enough is decoded whole in a child process, which this program does not run")}
 		}
-		img, err := HEIFFullDecoder(ctx, data, shrink, heifProcessMemory(plan.file, plan.primary, w, h))
+		if e := heifTooLarge(plan.file, plan.primary, w, h); e != nil {
+			return nil, e
+		}
+		img, err := HEIFFullDecoder(ctx, data, shrink, heifChildLimit(heifProcessMemory(plan.file, plan.primary, w, h)))
 		if err != nil {
 			return nil, err
 		}

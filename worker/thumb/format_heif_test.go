@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/color"
@@ -309,6 +310,72 @@ func BenchmarkMakeHEIFThumbnailItem(b *testing.B) {
 				if _, err := Make(context.Background(), data, Options{}); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// withSize returns a copy of a HEIF file whose every ispe declares w x h.
+func withSize(t *testing.T, data []byte, w, h uint32) []byte {
+	t.Helper()
+	out := append([]byte(nil), data...)
+	n := 0
+	for i := 4; i+16 <= len(out); i++ {
+		if string(out[i:i+4]) == "ispe" {
+			binary.BigEndian.PutUint32(out[i+8:], w)
+			binary.BigEndian.PutUint32(out[i+12:], h)
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no ispe box in the file")
+	}
+	return out
+}
+
+// TestHEIFTooLargeToDecodeWholeIsRefusedFromTheHeader: an image without a thumbnail item whose
+// decoder process would need more than HEIFProcessMaxMemory is refused as too-much-memory, naming
+// the limit, without the whole-image decoder being run, and its estimate is not that memory.
+func TestHEIFTooLargeToDecodeWholeIsRefusedFromTheHeader(t *testing.T) {
+	calls := 0
+	withFullDecoder(t, inProcess(&calls))
+	tests := []struct {
+		name string
+		w, h uint32
+		want failure.Code // "" for a thumbnail
+	}{
+		{"a 12 MP AVIF 4:4:4 is over the limit", 4032, 3024, failure.TooMuchMemory},
+		{"a 1.9 MP AVIF 4:4:4 is within it", 1600, 1200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := withSize(t, heifFixture(t, "no-thumbnail.avif"), tt.w, tt.h)
+			_, est, err := Estimate(data, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls = 0
+			_, err = Make(context.Background(), data, Options{})
+			f := failure.As(err)
+			if tt.want == "" {
+				// The fixture's coded image is smaller than its ispe now says: the decoder is
+				// run and its answer found wanting, which is all this case needs.
+				if calls != 1 {
+					t.Errorf("the whole-image decoder ran %d times; want once", calls)
+				}
+				if est < HEIFProcessMaxMemory/2 {
+					t.Errorf("Estimate = %d MB; want the child's limit counted", est>>20)
+				}
+				return
+			}
+			if f == nil || f.Code != tt.want || !strings.Contains(f.Detail(), fmt.Sprintf("%d MB limit", HEIFProcessMaxMemory>>20)) {
+				t.Fatalf("Make = %v; want %s naming the %d MB limit", err, tt.want, HEIFProcessMaxMemory>>20)
+			}
+			if calls != 0 {
+				t.Errorf("the whole-image decoder ran %d times; want it refused from the header", calls)
+			}
+			if est >= heifChildHeadroom {
+				t.Errorf("Estimate = %d MB for a refused image; want no decoder process counted", est>>20)
 			}
 		})
 	}
