@@ -57,7 +57,7 @@ type Item struct {
 	Config        []byte
 	ConfigType    string // "hvcC" or "av1C", the box type of Config
 	Rotation      int    // irot: anticlockwise quarter turns, 0..3
-	Mirror        int    // imir: -1 none, 0 about a vertical axis (left-right), 1 about a horizontal axis (top-bottom)
+	Mirror        int    // imir's axis: -1 none, 0 exchanges top and bottom (Exif 4), 1 left and right (Exif 2): ISO/IEC 23008-12:2022 6.5.12, as libheif applies it
 	Clap          *Clap  // clean aperture, nil when absent
 	Alpha         bool   // the item is an auxiliary alpha image (auxC)
 	Depth         bool   // the item is an auxiliary depth image (auxC)
@@ -77,7 +77,7 @@ type Extent struct{ Offset, Length uint64 }
 // Clap is the clean aperture: a Width x Height rectangle centred at the coded image's centre
 // moved by (HorizOff, VertOff). Each value is a fraction N/D.
 type Clap struct {
-	WidthN, WidthD, HeightN, HeightD       uint32
+	WidthN, WidthD, HeightN, HeightD         uint32
 	HorizOffN, HorizOffD, VertOffN, VertOffD int32
 }
 

@@ -154,3 +154,34 @@ func FuzzParse(f *testing.F) {
 		file.Thumbnails(file.Primary)
 	})
 }
+
+// TestImirReadsTheAxis: an imir property's low bit is its axis (0 top-bottom, 1 left-right, as
+// the HEIF standard's second edition says and libheif applies; package thumb's transformLike
+// turns it into Exif 4 or 2); the seven reserved bits above it are ignored, and an item
+// without imir keeps -1.
+func TestImirReadsTheAxis(t *testing.T) {
+	tests := []struct {
+		name string
+		body []byte // nil: no imir property
+		want int
+	}{
+		{"no imir leaves no mirroring", nil, -1},
+		{"axis 0 exchanges top and bottom", []byte{0x00}, 0},
+		{"axis 1 exchanges left and right", []byte{0x01}, 1},
+		{"reserved bits set are ignored", []byte{0xfe}, 0},
+		{"reserved bits and axis 1", []byte{0x81}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			it := &Item{ID: 1, Mirror: -1}
+			if tt.body != nil {
+				if err := it.setProperty("imir", tt.body); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if it.Mirror != tt.want {
+				t.Errorf("imir %x: Mirror = %d; want %d", tt.body, it.Mirror, tt.want)
+			}
+		})
+	}
+}
