@@ -197,13 +197,20 @@ type cappedBuffer struct {
 	max      int
 	keepTail bool
 	over     bool
+	head     bytes.Buffer // with keepTail, the first headSize bytes too: a crash's reason ("out of memory") comes first, its goroutine dump after
 }
+
+const headSize = 8 << 10
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {
 	if c.keepTail {
+		if n := headSize - c.head.Len(); n > 0 {
+			c.head.Write(p[:min(n, len(p))])
+		}
 		c.buf.Write(p)
 		if extra := c.buf.Len() - c.max; extra > 0 {
 			c.buf.Next(extra)
+			c.over = true
 		}
 		return len(p), nil
 	}
@@ -214,5 +221,12 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 	return c.buf.Write(p)
 }
 
-func (c *cappedBuffer) Bytes() []byte  { return c.buf.Bytes() }
-func (c *cappedBuffer) String() string { return c.buf.String() }
+func (c *cappedBuffer) Bytes() []byte { return c.buf.Bytes() }
+
+// String is what was written; with keepTail, when more was written than kept, its head and tail.
+func (c *cappedBuffer) String() string {
+	if c.keepTail && c.over {
+		return c.head.String() + "\n...\n" + c.buf.String()
+	}
+	return c.buf.String()
+}
