@@ -88,10 +88,11 @@ test-deps:
 
 # What make bench runs and measures on, from Debian's packages when missing: command:package.
 # lomiri-wallpapers holds the photographs the inputs are made from (/usr/share/backgrounds).
-BENCH_PACKAGES := vips:libvips-tools vipsthumbnail:libvips-tools ffmpeg:ffmpeg mogrify:imagemagick jpegtran:libjpeg-turbo-progs
+BENCH_PACKAGES := vips:libvips-tools vipsthumbnail:libvips-tools ffmpeg:ffmpeg mogrify:imagemagick jpegtran:libjpeg-turbo-progs \
+	heif-enc:libheif-examples avifenc:libavif-bin
 BENCH_WALLPAPERS := /usr/share/backgrounds/Dragonfly_by_Bolly.jpg /usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg /usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg
 
-bench-deps: ## Install what make bench needs, if missing: libvips-tools ffmpeg imagemagick libjpeg-turbo-progs lomiri-wallpapers
+bench-deps: ## Install what make bench needs, if missing: libvips-tools ffmpeg imagemagick libjpeg-turbo-progs libheif-examples libavif-bin lomiri-wallpapers
 	@missing=""; \
 	for p in $(BENCH_PACKAGES); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
 	for f in $(BENCH_WALLPAPERS); do [ -f $$f ] || missing="$$missing lomiri-wallpapers"; done; \
