@@ -60,7 +60,7 @@ func (in *Ingest) addQueues(visibilityTimeout time.Duration, removal awscdk.Remo
 		VisibilityTimeout:      seconds(visibilityTimeout),
 		ReceiveMessageWaitTime: seconds(config.DefaultWaitTime), // the worker's long poll
 		RetentionPeriod:        awscdk.Duration_Days(jsii.Number(4)),
-		DeadLetterQueue:        &awssqs.DeadLetterQueue{Queue: in.dead, MaxReceiveCount: jsii.Number(config.MaxReceiveCount)},
+		DeadLetterQueue:        &awssqs.DeadLetterQueue{Queue: in.dead, MaxReceiveCount: jsii.Number(config.QueueMaxReceiveCount)},
 		RemovalPolicy:          removal,
 	})
 
@@ -102,7 +102,8 @@ func (in *Ingest) addRule(source awss3.IBucket) {
 // WorkQueue is the queue the worker consumes.
 func (in *Ingest) WorkQueue() awssqs.IQueue { return in.work }
 
-// DeadLetterQueue receives work-queue messages after config.MaxReceiveCount receives, and bad uploads
+// DeadLetterQueue receives work-queue messages after config.QueueMaxReceiveCount receives (the worker
+// itself dead-letters, with the reason, on config.MaxReceiveCount), and bad uploads
 // the worker sends there directly.
 func (in *Ingest) DeadLetterQueue() awssqs.IQueue { return in.dead }
 

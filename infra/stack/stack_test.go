@@ -52,7 +52,7 @@ func TestWorkQueueRedrivesToDeadLetterQueueAfterTheWorkersMaxReceiveCount(t *tes
 		work, dead, _ := s.queues(t)
 		check(t, "work queue", func() {
 			s.template.HasResourceProperties(jsii.String("AWS::SQS::Queue"), m(
-				"RedrivePolicy", m("deadLetterTargetArn", getAtt(dead, "Arn"), "maxReceiveCount", config.MaxReceiveCount),
+				"RedrivePolicy", m("deadLetterTargetArn", getAtt(dead, "Arn"), "maxReceiveCount", config.QueueMaxReceiveCount),
 				"VisibilityTimeout", s.env.VisibilityTimeout.Seconds(),
 				"ReceiveMessageWaitTimeSeconds", config.DefaultWaitTime.Seconds(),
 				"SqsManagedSseEnabled", true,
@@ -407,9 +407,10 @@ func TestTaskRoleHasLeastPrivilege(t *testing.T) {
 			thumbnails:                             {"s3:ListBucket"},
 			s.byPath(t, "Digest/Entries/Resource"): {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
 			thumbnails + "/*":                      {"s3:GetObject", "s3:PutObject"},
-			work:                                   {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
-			dead:                                   {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
-			topic:                                  {"sns:Publish"},
+			thumbnails + "/" + config.MarkerPrefix + "*": {"s3:DeleteObject"},
+			work:  {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"},
+			dead:  {"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"},
+			topic: {"sns:GetTopicAttributes", "sns:Publish"},
 		}
 		for k, w := range want {
 			if !slices.Equal(got[k], w) {
@@ -444,8 +445,8 @@ func resourceKey(r any) string {
 		}
 		if join, ok := v["Fn::Join"].([]any); ok {
 			parts := join[1].([]any)
-			if len(parts) == 2 && parts[1] == "/*" {
-				return resourceKey(parts[0]) + "/*"
+			if s, ok := parts[len(parts)-1].(string); len(parts) == 2 && ok && strings.HasPrefix(s, "/") && strings.HasSuffix(s, "*") {
+				return resourceKey(parts[0]) + s
 			}
 		}
 	}

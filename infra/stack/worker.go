@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -180,6 +181,8 @@ func grantTaskRole(task awsecs.FargateTaskDefinition, props *WorkerProps) {
 	// back; ListBucket makes a missing marker a 404 (without it S3 answers 403, and every first
 	// delivery would fail as if S3 were down).
 	grant(role, props.ThumbnailBucket.ArnForObjects(jsii.String("*")), "s3:GetObject", "s3:PutObject")
+	// A claim to notify is deleted when its publish fails, so the next delivery need not wait it out.
+	grant(role, props.ThumbnailBucket.ArnForObjects(jsii.String(config.MarkerPrefix+"*")), "s3:DeleteObject")
 	grant(role, props.ThumbnailBucket.BucketArn(), "s3:ListBucket")
 	props.WorkQueue.GrantConsumeMessages(role)
 	props.DeadLetterQueue.GrantSendMessages(role)
@@ -189,13 +192,16 @@ func grantTaskRole(task awsecs.FargateTaskDefinition, props *WorkerProps) {
 	// Not Topic.GrantPublish: with the flag applyImportedAliasPermissionsToPrincipal it adds
 	// kms:GenerateDataKey*/Decrypt on key/* for the aws/sns alias, which the AWS-managed key's own
 	// policy already allows to every principal of the account through SNS.
-	grant(role, props.Topic.TopicArn(), "sns:Publish")
+	// GetTopicAttributes: the worker checks its topic at start-up and exits naming it when it cannot.
+	grant(role, props.Topic.TopicArn(), "sns:Publish", "sns:GetTopicAttributes")
 	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("s3:GetObject on the source bucket's objects and s3:GetObject/s3:PutObject on the thumbnail " +
-			"bucket's objects: uploads can have any key, so the resource is <bucket>/*; no action wildcard."),
+			"bucket's objects: uploads can have any key, so the resource is <bucket>/*; s3:DeleteObject only under the " +
+			"notification markers' prefix (" + config.MarkerPrefix + "*), whose keys name the uploads; no action wildcard."),
 		AppliesTo: &[]interface{}{
 			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<.*(SourceBucket|ThumbnailBucket).*\.Arn>\/\*$/`)},
+			&cdknag.RegexAppliesTo{Regex: jsii.String(`/^Resource::<.*ThumbnailBucket.*\.Arn>\/` + strings.ReplaceAll(config.MarkerPrefix, "/", `\/`) + `\*$/`)},
 		},
 	}}, jsii.Bool(true))
 	cdknag.NagSuppressions_AddResourceSuppressions(task.ExecutionRole(), &[]*cdknag.NagPackSuppression{{

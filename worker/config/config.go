@@ -82,6 +82,9 @@ const (
 	// MaxReceiveCount is the work queue's redrive policy: after this many receives SQS moves a
 	// message to the dead-letter queue. The stack and the local emulator both use it.
 	MaxReceiveCount = 3
+	// MarkerPrefix is where the worker keeps its notification markers in the thumbnail bucket
+	// (package pipeline); the stack lets the worker delete objects under it and nowhere else.
+	MarkerPrefix = "_thumbq/notified/"
 	// QueueMaxReceiveCount is the redrive policy the stack and the emulator give the work queue:
 	// two receives more than the worker's own MaxReceiveCount, as a backstop for workers killed
 	// while they work (a SIGKILL, an OOM kill, a lost host), which never get to say why. The

@@ -28,8 +28,9 @@ import (
 // claiming and publishing, and the notification is sent again. The markers expire with the
 // thumbnail bucket's lifecycle.
 
-// MarkerPrefix is where the notification markers live in the thumbnail bucket.
-const MarkerPrefix = "_thumbq/notified/"
+// MarkerPrefix is where the notification markers live in the thumbnail bucket (config.MarkerPrefix,
+// which the stack's task role is scoped to).
+const MarkerPrefix = config.MarkerPrefix
 
 // DefaultClaimTimeout is how long a "pending" claim is honoured before another delivery takes over:
 // longer than a live claimant can take (config.RequestTimeout), short enough to wait out while
