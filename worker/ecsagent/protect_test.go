@@ -54,7 +54,7 @@ func newProtector(t *testing.T, a *agent) *Protector {
 
 type handler struct{ during func() }
 
-func (h *handler) Handle(context.Context, []byte, *slog.Logger) error { h.during(); return nil }
+func (h *handler) Handle(context.Context, []byte, *slog.Logger) error        { h.during(); return nil }
 func (h *handler) DeadLettered(context.Context, []byte, error, *slog.Logger) {}
 
 func TestProtectedWhileAMessageIsInHandClearedWhenIdle(t *testing.T) {
