@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/thumbq/thumbq/worker/fit"
 )
 
 func TestMedian(t *testing.T) {
@@ -69,18 +71,23 @@ func TestPercentileIsNearestRank(t *testing.T) {
 	}
 }
 
-func TestFit(t *testing.T) {
-	tests := []struct{ w, h, wantW, wantH int }{
-		{4000, 3000, 64, 48},
-		{9464, 5324, 64, 36},
-		{3000, 4000, 48, 64},
-		{1920, 1080, 64, 36},
-		{16, 16, 64, 64},
-		{10000, 10, 64, 1},
+func TestWantSizesAreTheWorkersPlan(t *testing.T) {
+	tests := []struct {
+		sizes string
+		w, h  int
+		want  []size
+	}{
+		{"64x64", 4000, 3000, []size{{64, 48}}},
+		{"64x64", 9464, 5324, []size{{64, 36}}},
+		{"64x64", 3000, 4000, []size{{48, 64}}},
+		{"64x64", 1920, 1080, []size{{64, 36}}},
+		{"64x64", 16, 16, []size{{16, 16}}}, // never enlarged
+		{"64x64", 10000, 10, []size{{64, 1}}},
+		{"64x64,256x256:cover,1024x1024:contain", 4000, 3000, []size{{64, 48}, {256, 256}, {1024, 768}}},
 	}
 	for _, tt := range tests {
-		if w, h := fit(tt.w, tt.h, 64, 64); w != tt.wantW || h != tt.wantH {
-			t.Errorf("fit(%dx%d, 64x64) = %dx%d; want %dx%d", tt.w, tt.h, w, h, tt.wantW, tt.wantH)
+		if got := wantSizes(fit.MustParse(tt.sizes), tt.w, tt.h); !slices.Equal(got, tt.want) {
+			t.Errorf("wantSizes(%s, %dx%d) = %v; want %v", tt.sizes, tt.w, tt.h, got, tt.want)
 		}
 	}
 }
@@ -190,6 +197,8 @@ func TestMarkdownShowsRatiosVerdictsAndFailures(t *testing.T) {
 			ms12(ours, 60*time.Millisecond),
 			ms12("vipsthumbnail", 30*time.Millisecond),
 			{Input: "jpeg-12mp.jpg", Tool: "ffmpeg", Err: os.ErrPermission},
+			{Input: "heic-12mp.heic", Tool: ours, Err: os.ErrInvalid},
+			{Input: "heic-12mp.heic", Tool: "ffmpeg", Err: cannotRead{Format: "HEIC", Err: os.ErrInvalid}},
 		},
 		Pipeline: &pipelineResult{Photo: "photo.jpg", Runs: []pipelineRun{
 			{Workers: 2, Images: 40, Burst: true, PerSecond: 12.5, P50: 80 * time.Millisecond, P99: 150 * time.Millisecond}}},
@@ -205,12 +214,15 @@ func TestMarkdownShowsRatiosVerdictsAndFailures(t *testing.T) {
 		"| CPU per image at most 1.5x vipsthumbnail's | jpeg-12mp.jpg | 2.00x | **missed** |",
 		"| not measured: no ffmpeg figure |",
 		"| 2 | 40 | all at once | 12.5 | 80 | 150 |",
+		"|  | ffmpeg | cannot read HEIC (fails on a 16x16 one): not timed |",
+		"- jpeg-12mp.jpg: 12 MP baseline JPEG",
+		"- heic-12mp.heic: the same HEIC without a thumbnail item. thumbq decodes",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
-	if strings.Contains(md, "jpeg-50mp") {
+	if strings.Contains(md, "jpeg-50mp") || strings.Contains(md, "avif-12mp") {
 		t.Errorf("markdown shows a target for an input that was not measured:\n%s", md)
 	}
 }
@@ -237,7 +249,7 @@ func TestFFmpegReadsTheCopiesAsOneSequence(t *testing.T) {
 			ff = tl
 		}
 	}
-	args := strings.Join(ff.Args([]string{"/b/many/in000.jpg", "/b/many/in001.jpg"}, "/b/out"), " ")
+	args := strings.Join(ff.Args([]string{"/b/many/in000.jpg", "/b/many/in001.jpg"}, "/b/out", defaultSizes), " ")
 	if !strings.Contains(args, "-start_number 0 -i /b/many/in%03d.jpg ") || !strings.HasSuffix(args, " /b/out/out%03d.png") {
 		t.Errorf("ffmpeg args = %s; want the image2 sequence /b/many/in%%03d.jpg from 0 into /b/out/out%%03d.png", args)
 	}
@@ -256,33 +268,51 @@ func TestRunToolChecksTheThumbnails(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out")
 	// cp stands in for a tool: it "makes" 16x16 thumbnails by copying the 16x16 inputs.
-	cp := tool{Name: "cp", Bin: "cp", Args: func(files []string, out string) []string { return append(slices.Clone(files), out) }}
-	nothing := tool{Name: "true", Bin: "true", Args: func([]string, string) []string { return nil }}
-	fails := tool{Name: "false", Bin: "false", Args: func([]string, string) []string { return nil }}
+	cp := tool{Name: "cp", Bin: "cp", Args: func(files []string, out string, _ []fit.Box) []string { return append(slices.Clone(files), out) }}
+	cpPerSize := cp
+	cpPerSize.OneSizePerRun = true
+	// sh makes every size in one run, each into out/<prefix>/, as thumbq -sizes does.
+	sh := tool{Name: "sh", Bin: "sh", Args: func(files []string, out string, sizes []fit.Box) []string {
+		script := ""
+		for _, b := range sizes {
+			dir := filepath.Join(out, b.Prefix())
+			script += "mkdir " + shellQuote(dir) + " && cp " + strings.Join(files, " ") + " " + shellQuote(dir) + " && "
+		}
+		return []string{"-c", script + "true"}
+	}}
+	nothing := tool{Name: "true", Bin: "true", Args: func([]string, string, []fit.Box) []string { return nil }}
+	fails := tool{Name: "false", Bin: "false", Args: func([]string, string, []fit.Box) []string { return nil }}
+	one := defaultSizes
+	two := fit.MustParse("8x8,16x16:cover")
 	tests := []struct {
-		name         string
-		tool         tool
-		wantW, wantH int
-		wantErr      string
+		name    string
+		tool    tool
+		sizes   []fit.Box
+		want    []size
+		wantErr string
 	}{
-		{"a tool that makes every thumbnail at the size wanted is measured", cp, 16, 16, ""},
-		{"a size within a pixel passes (tools round differently)", cp, 17, 15, ""},
-		{"any size passes when none is wanted (the idle run)", cp, 0, 0, ""},
-		{"a tool that writes nothing has failed", nothing, 64, 48, "made 0 thumbnails of 2 files"},
-		{"a tool that writes the wrong size has failed", cp, 64, 48, "is 16x16; want 64x48"},
-		{"a tool that exits non-zero has failed", fails, 64, 48, "exit status 1"},
+		{"a tool that makes every thumbnail at the size wanted is measured", cp, one, []size{{16, 16}}, ""},
+		{"a size within a pixel passes (tools round differently)", cp, one, []size{{17, 15}}, ""},
+		{"any size passes when none is wanted (the idle run)", cp, one, nil, ""},
+		{"a tool that writes nothing has failed", nothing, one, []size{{64, 48}}, "made 0 thumbnails of 2 files"},
+		{"a tool that writes the wrong size has failed", cp, one, []size{{64, 48}}, "is 16x16; want 64x48"},
+		{"a tool that exits non-zero has failed", fails, one, []size{{64, 48}}, "exit status 1"},
+		{"a tool making one size per run makes each size's folder", cpPerSize, two, []size{{16, 16}, {16, 16}}, ""},
+		{"a tool making every size in one run makes each size's folder", sh, two, []size{{16, 16}, {16, 16}}, ""},
+		{"a tool that writes several sizes outside their folders has failed", cp, two, []size{{16, 16}, {16, 16}}, "made 0 thumbnails of 2 files"},
+		{"each size is checked against its own size", sh, two, []size{{16, 16}, {8, 8}}, "is 16x16; want 8x8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			os.MkdirAll(out, 0o755)
 			os.WriteFile(filepath.Join(out, "stale.png"), []byte("from an earlier run"), 0o644)
-			s, err := runTool(t.Context(), tt.tool, files, out, tt.wantW, tt.wantH)
+			s, err := runTool(t.Context(), tt.tool, files, out, tt.sizes, tt.want)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("runTool: %v", err)
 				}
-				if s.MaxRSS <= 0 {
-					t.Errorf("runTool: max RSS %d; want the child's, above 0", s.MaxRSS)
+				if s.MaxRSS <= 0 || s.CPU < 0 || s.Wall <= 0 {
+					t.Errorf("runTool: max RSS %d, CPU %v, wall %v; want the child's, above 0", s.MaxRSS, s.CPU, s.Wall)
 				}
 				return
 			}

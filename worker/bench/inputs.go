@@ -12,16 +12,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/thumbq/thumbq/worker/fit"
+	"github.com/thumbq/thumbq/worker/thumb/heif"
 )
 
 // input is an image the engine and the tools are measured on, made once by its recipe from the
 // photographs of Debian's lomiri-wallpapers package and cached in the work folder.
 type input struct {
-	Name   string // file name in <dir>/inputs
-	About  string
-	Large  bool   // 50 MP: fewer copies per run (-k50)
+	Name  string // file name in <dir>/inputs, or the row's name when it measures From's file
+	About string // what the input is, for the results
+	Note  string // what to keep in mind reading its rows, for the results
+	// Slow inputs (the 50 MP JPEG, HEIC and AVIF decoded whole) cost up to seconds per image:
+	// fewer copies per run (-k50).
+	Slow   bool
 	Recipe string // shell command; {out} is the file to write, {dir} the inputs folder
+	// From is the input the recipe reads, made first when missing. Without a recipe, the row
+	// measures From's file itself, with other Sizes.
+	From string
+	// Sizes is the list of thumbnails each tool makes, as THUMBQ_SIZES; "" is one 64x64 box.
+	Sizes string
+	// Tools are the names of the tools measured on this row; nil is every tool.
+	Tools []string
 }
 
 const wallpapers = "/usr/share/backgrounds"
@@ -29,12 +43,32 @@ const wallpapers = "/usr/share/backgrounds"
 var inputs = []input{
 	{Name: "jpeg-12mp.jpg", About: "12 MP baseline JPEG, 4000x3000 4:4:4 Q90 (libvips does not subsample chroma at Q90)",
 		Recipe: "vips crop " + wallpapers + "/Dragonfly_by_Bolly.jpg {out}'[Q=90,strip]' 112 84 4000 3000"},
-	{Name: "jpeg-progressive.jpg", About: "the same, progressive (jpegtran)",
+	{Name: "jpeg-progressive.jpg", About: "the same, progressive (jpegtran)", From: "jpeg-12mp.jpg",
 		Recipe: "jpegtran -progressive -copy none {dir}/jpeg-12mp.jpg > {out}"},
-	{Name: "jpeg-50mp.jpg", About: "50 MP baseline JPEG, 9464x5324 4:4:4 Q90", Large: true,
+	{Name: "jpeg-50mp.jpg", About: "50 MP baseline JPEG, 9464x5324 4:4:4 Q90", Slow: true,
 		Recipe: "vips resize " + wallpapers + "/Kleiber_by_Lukas_Baubkus.jpg {out}'[Q=90,strip]' 1.57"},
-	{Name: "png-12mp.png", About: "12 MP PNG, 4000x3000 RGB 8-bit (the 12 MP JPEG, decoded)",
+	{Name: "png-12mp.png", About: "12 MP PNG, 4000x3000 RGB 8-bit (the 12 MP JPEG, decoded)", From: "jpeg-12mp.jpg",
 		Recipe: "vips copy {dir}/jpeg-12mp.jpg {out}"},
+	{Name: "heic-12mp-thumb.heic", About: "the 12 MP JPEG as HEIC (heif-enc: x265, 4:2:0, quality 50) with a 320x240 thumbnail item (-t 320), as iPhones write one",
+		From: "jpeg-12mp.jpg", Recipe: "heif-enc -t 320 -o {out} {dir}/jpeg-12mp.jpg",
+		Note: "thumbq compiles its HEIF decoder's WebAssembly module once per process (about 0.9 s of CPU, in the 1-file and the K-file run alike), which the CPU per image leaves out as it leaves out every start-up: it is what a running worker pays per image (thumbq work compiles at start-up), not what one `thumbq thumbnail` on one file costs"},
+	{Name: "heic-12mp.heic", About: "the same HEIC without a thumbnail item", Slow: true,
+		From: "jpeg-12mp.jpg", Recipe: "heif-enc -o {out} {dir}/jpeg-12mp.jpg",
+		Note: "thumbq decodes a HEIC without a usable thumbnail item whole, in a child process, only within the limits the README states (HEIC 4:2:0 up to 11.98 MP) and refuses one over them from its header; vipsthumbnail decodes it whole"},
+	{Name: "avif-12mp.avif", About: "the 12 MP JPEG as AVIF (avifenc -s 8 -y 420: aom, 4:2:0), without a thumbnail item (avifenc writes none)", Slow: true,
+		From: "jpeg-12mp.jpg", Recipe: "avifenc -s 8 -y 420 {dir}/jpeg-12mp.jpg {out}",
+		Note: "thumbq decodes an AVIF without a thumbnail item whole, in a child process, only within the limits the README states (AVIF 4:2:0 up to 4.93 MP) and refuses one over them from its header"},
+	{Name: "jpeg-12mp-3-sizes", About: "the 12 MP JPEG made into three sizes: thumbq -sizes in one run, and one run per size",
+		From: "jpeg-12mp.jpg", Sizes: "64x64,256x256:cover,1024x1024:contain", Tools: []string{ours, oursPerSize, "vipsthumbnail"},
+		Note: "Its sizes are 64x48, 256x256 (cover: `vipsthumbnail -m centre`) and 1024x768; a run per size adds up the runs' CPU and keeps the largest peak; thumbq -sizes decodes once, reduced only as far as the largest size allows, where its 64x64 run alone decodes at 1/8"},
+}
+
+// probes are the recipes of a small file in each format that some reference tools cannot read
+// ({tiny} is the 16x16 PNG): a tool that cannot make its thumbnail is reported as unable to read
+// the format, and not timed on the format's inputs.
+var probes = map[string]string{
+	".heic": "heif-enc -o {out} {tiny}",
+	".avif": "avifenc {tiny} {out}",
 }
 
 // photo is what the pipeline runs upload: a 2 MP photograph.
@@ -53,22 +87,42 @@ func inputNames() []string {
 // recipe writes to a temporary name (same extension, so vips picks the format), renamed once
 // complete, so an interrupted run leaves nothing that looks cached.
 func ensureInput(ctx context.Context, inDir string, in input, log io.Writer) (string, error) {
-	path := filepath.Join(inDir, in.Name)
+	if in.From != "" {
+		i := slices.IndexFunc(inputs, func(from input) bool { return from.Name == in.From })
+		if i < 0 {
+			return "", fmt.Errorf("input %s is made from %s, which has no recipe", in.Name, in.From)
+		}
+		from, err := ensureInput(ctx, inDir, inputs[i], log)
+		if err != nil || in.Recipe == "" {
+			return from, err
+		}
+	}
+	return ensureFile(ctx, filepath.Join(inDir, in.Name), in.Recipe, map[string]string{"{dir}": inDir}, log)
+}
+
+// ensureFile makes path by recipe unless it exists; vars are the recipe's other placeholders.
+func ensureFile(ctx context.Context, path, recipe string, vars map[string]string, log io.Writer) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	if err := os.MkdirAll(inDir, 0o755); err != nil {
+	dir, name := filepath.Split(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	tmp := filepath.Join(inDir, "partial-"+in.Name)
-	script := strings.NewReplacer("{out}", shellQuote(tmp), "{dir}", shellQuote(inDir)).Replace(in.Recipe)
-	fmt.Fprintf(log, "bench: making %s: %s\n", path, strings.NewReplacer("{out}", in.Name, "{dir}/", "").Replace(in.Recipe))
+	tmp := filepath.Join(dir, "partial-"+name)
+	quoted := []string{"{out}", shellQuote(tmp)}
+	shown := []string{"{out}", name}
+	for k, v := range vars {
+		quoted = append(quoted, k, shellQuote(v))
+		shown = append(shown, k+"/", "", k, filepath.Base(v))
+	}
+	fmt.Fprintf(log, "bench: making %s: %s\n", path, strings.NewReplacer(shown...).Replace(recipe))
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "sh", "-c", "set -e; "+script)
+	cmd := exec.CommandContext(ctx, "sh", "-c", "set -e; "+strings.NewReplacer(quoted...).Replace(recipe))
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("make %s (%s): %v: %s (make bench-deps installs the tools and wallpapers)", in.Name, in.Recipe, err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("make %s (%s): %v: %s (make bench-deps installs the tools and wallpapers)", name, recipe, err, strings.TrimSpace(stderr.String()))
 	}
 	return path, os.Rename(tmp, path)
 }
@@ -129,8 +183,26 @@ func copyFile(src, dst string) error {
 	return os.WriteFile(dst, b, 0o644)
 }
 
-// imageSize reads the width and height of a JPEG or PNG from its header.
+// imageSize reads the width and height of a JPEG or PNG from its header, of a HEIC or AVIF from
+// its primary item's (as displayed: after its clean aperture and rotation).
 func imageSize(path string) (int, int, error) {
+	switch filepath.Ext(path) {
+	case ".heic", ".avif":
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return 0, 0, err
+		}
+		f, err := heif.Parse(data)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", path, err)
+		}
+		it, err := f.PrimaryItem()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", path, err)
+		}
+		w, h := it.DisplaySize()
+		return w, h, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err
@@ -143,10 +215,13 @@ func imageSize(path string) (int, int, error) {
 	return c.Width, c.Height, nil
 }
 
-// fit is the size of a w x h image scaled to fit a bw x bh box, keeping its aspect ratio.
-func fit(w, h, bw, bh int) (int, int) {
-	if w*bh >= h*bw { // as wide as the box or wider: the width fills it
-		return bw, max(1, (h*bw+w/2)/w)
+// wantSizes is the size of each box's thumbnail of a w x h image (as displayed), as the worker
+// plans it: the tools are checked against it, give or take a pixel.
+func wantSizes(sizes []fit.Box, w, h int) []size {
+	want := make([]size, len(sizes))
+	for i, b := range sizes {
+		p := b.Plan(w, h)
+		want[i] = size{p.CanvasW, p.CanvasH}
 	}
-	return max(1, (w*bh+h/2)/h), bh
+	return want
 }

@@ -2,13 +2,15 @@
 // ImageMagick) on the same inputs, and measures the pipeline's throughput and latency through the
 // emulated stack. `make bench` runs it; it is a development tool, not part of the thumbq binary.
 //
-// Per input and tool it runs the tool as a child process over 1 copy of the input and over K
+// Per input and tool it runs the tool as a child process (one per size, for the tools that make
+// one size per run, their costs added up) over 1 copy of the input and over K
 // copies (distinct file names), reads user+system CPU time and the maximum resident set from the
 // child's rusage, and takes the CPU per image as (cpu_K - cpu_1)/(K-1), so a tool's start-up is
 // not counted against it; the median of -repeat rounds is kept. Peak memory per image is the
 // 1-copy run's maximum RSS; the idle size is the same tool's maximum RSS on a 16x16 PNG. Every
 // run's thumbnails are counted and their sizes checked: a tool that did not make them is
-// reported as failed, not timed.
+// reported as failed, not timed, and a reference tool that fails on a 16x16 file of an input's
+// format (HEIC, AVIF) as unable to read it.
 package main
 
 import (
@@ -69,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.out, "out", "", "file the results are written to, besides standard output (default <dir>/results.md)")
 	fs.IntVar(&o.repeat, "repeat", 3, "rounds per input and tool (the median is reported)")
 	fs.IntVar(&o.k12, "k", 8, "copies of a 12 MP input per multi-file run")
-	fs.IntVar(&o.k50, "k50", 4, "copies of the 50 MP input per multi-file run")
+	fs.IntVar(&o.k50, "k50", 4, "copies of a slow input (the 50 MP JPEG, the HEIC and AVIF decoded whole) per multi-file run")
 	fs.StringVar(&o.tools, "tools", "", "comma-separated tools to run (default all: "+strings.Join(toolNames(), ",")+")")
 	fs.StringVar(&o.only, "only", "", "comma-separated inputs to run (default all: "+strings.Join(inputNames(), ",")+")")
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "N: workers (images processed at once) of the pipeline's second run")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,6 +112,15 @@ var targets = []target{
 			x := ratio(o.PerImage, r.PerImage)
 			return fmt.Sprintf("%.2fx", x), x <= 1.5
 		}},
+	{Input: "heic-12mp-thumb.heic", Ref: "vipsthumbnail", Text: "HEIC with a thumbnail item: CPU per image at most 1.5x vipsthumbnail's",
+		Eval: func(o, r measurement) (string, bool) {
+			x := ratio(o.PerImage, r.PerImage)
+			return fmt.Sprintf("%.2fx", x), x <= 1.5
+		}},
+	{Input: "heic-12mp-thumb.heic", Text: "HEIC with a thumbnail item: peak memory at most 100 MB above idle",
+		Eval: func(o, _ measurement) (string, bool) {
+			return fmt.Sprintf("%.0f MB", mb(o.AboveIdle())), o.AboveIdle() <= 100<<20
+		}},
 }
 
 func ratio[T int64 | time.Duration](a, b T) float64 { return float64(a) / float64(b) }
@@ -159,7 +169,7 @@ func (r report) markdown() string {
 	}
 	fmt.Fprintf(&b, "Command: `%s`.\n", e.Command)
 	if len(r.Engine) > 0 {
-		b.WriteString("\nPer image, each tool making 64x64-box PNG thumbnails of the same file in one process: CPU is\n")
+		b.WriteString("\nPer image, each tool making 64x64-box PNG thumbnails (or a row's list of sizes) of the same file in one process: CPU is\n")
 		b.WriteString("user+system time per additional image ((CPU over K copies - CPU over 1) / (K-1), start-up\n")
 		b.WriteString("excluded), peak is the maximum RSS of the 1-image run, idle the same tool's on a 16x16 PNG;\n")
 		b.WriteString("medians of the rounds. The ratios are thumbq's figure divided by the tool's: below 1, thumbq uses less.\n\n")
@@ -170,7 +180,12 @@ func (r report) markdown() string {
 			if m.Tool != ours {
 				in = ""
 			}
-			if m.Err != nil {
+			var cr cannotRead
+			switch {
+			case errors.As(m.Err, &cr):
+				fmt.Fprintf(&b, "| %s | %s | cannot read %s (fails on a 16x16 one): not timed | | | | | |\n", in, m.Tool, cr.Format)
+				continue
+			case m.Err != nil:
 				fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | |\n", in, m.Tool, escape(m.Err.Error()))
 				continue
 			}
@@ -186,6 +201,16 @@ func (r report) markdown() string {
 				tool = "**thumbq**"
 			}
 			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s |\n", in, tool, ms(m.PerImage), mb(m.Peak), mb(m.Idle), mb(m.AboveIdle()), cpuRatio, memRatio)
+		}
+		b.WriteString("\nInputs (made by `worker/bench/inputs.go`'s recipes):\n\n")
+		for _, in := range inputs {
+			if _, ok := find(r.Engine, in.Name, ours); ok {
+				note := ""
+				if in.Note != "" {
+					note = " " + in.Note
+				}
+				fmt.Fprintf(&b, "- %s: %s.%s\n", in.Name, in.About, note)
+			}
 		}
 		b.WriteString("\n| target (issue) | input | measured | verdict |\n| --- | --- | ---: | --- |\n")
 		for _, t := range targets {

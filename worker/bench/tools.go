@@ -12,54 +12,84 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/thumbq/thumbq/worker/fit"
 )
 
-// box is the thumbnail box every tool is asked for: the worker's default.
+// box is the thumbnail box every tool is asked for on the rows without their own Sizes: the
+// worker's default.
 const box = 64
 
-// tool makes box x box PNG thumbnails of many files in one process.
+// defaultSizes is that box as a list.
+var defaultSizes = []fit.Box{{Width: box, Height: box, Mode: fit.Contain}}
+
+// tool makes PNG thumbnails of many files in one process.
 type tool struct {
 	Name    string
 	Bin     string
 	Version []string // argv that prints the version on its first line
-	// Args is the argv after Bin that makes a thumbnail of each file into the folder out.
-	Args func(files []string, out string) []string
+	// Args is the argv after Bin that makes the thumbnails of each file into the folder out: of
+	// the one box in sizes, or of every box into out/<prefix>/ (thumbq -sizes).
+	Args func(files []string, out string, sizes []fit.Box) []string
+	// OneSizePerRun tools make a list of sizes in one run per size, each into out/<prefix>/.
+	OneSizePerRun bool
 }
 
-// ours is the name of thumbq's own row; measureEngine builds its binary (oursTool).
-const ours = "thumbq"
+// ours is the name of thumbq's own row; measureEngine builds its binary (oursTool). oursPerSize
+// is the same binary making a list of sizes one run per size, to compare with one run making all.
+const (
+	ours        = "thumbq"
+	oursPerSize = "thumbq, a run per size"
+)
 
 func referenceTools() []tool {
 	return []tool{
-		{Name: "vipsthumbnail", Bin: "vipsthumbnail", Version: []string{"vips", "--version"},
-			Args: func(files []string, out string) []string {
-				return append([]string{"-s", fmt.Sprintf("%dx%d", box, box), "-o", filepath.Join(out, "%s.png")}, files...)
+		// vipsthumbnail makes one size per run; cover is its centre crop (the worker's cover).
+		{Name: "vipsthumbnail", Bin: "vipsthumbnail", Version: []string{"vips", "--version"}, OneSizePerRun: true,
+			Args: func(files []string, out string, sizes []fit.Box) []string {
+				b := sizes[0]
+				args := []string{"-s", fmt.Sprintf("%dx%d", b.Width, b.Height)}
+				if b.Mode == fit.Cover {
+					args = append(args, "-m", "centre")
+				}
+				return append(append(args, "-o", filepath.Join(out, "%s.png")), files...)
 			}},
-		{Name: "ffmpeg", Bin: "ffmpeg", Version: []string{"ffmpeg", "-version"},
-			// One process over an image2 sequence (in000.ext, in001.ext, ...; see copies).
-			Args: func(files []string, out string) []string {
+		{Name: "ffmpeg", Bin: "ffmpeg", Version: []string{"ffmpeg", "-version"}, OneSizePerRun: true,
+			// One process over an image2 sequence (in000.ext, in001.ext, ...; see copies), or, for
+			// the ISOBMFF files image2 does not read (HEIC, AVIF), over one input per file.
+			Args: func(files []string, out string, sizes []fit.Box) []string {
+				scale := fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease", sizes[0].Width, sizes[0].Height)
+				args := []string{"-nostdin", "-loglevel", "error", "-y"}
+				if ext := filepath.Ext(files[0]); ext == ".heic" || ext == ".avif" {
+					for _, f := range files {
+						args = append(args, "-i", f)
+					}
+					for i := range files {
+						args = append(args, "-map", fmt.Sprintf("%d:v", i), "-vf", scale, filepath.Join(out, fmt.Sprintf("out%03d.png", i)))
+					}
+					return args
+				}
 				pattern := filepath.Join(filepath.Dir(files[0]), "in%03d"+filepath.Ext(files[0]))
-				return []string{"-nostdin", "-loglevel", "error", "-y", "-start_number", "0", "-i", pattern,
-					"-vf", fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease", box, box),
-					filepath.Join(out, "out%03d.png")}
+				return append(args, "-start_number", "0", "-i", pattern, "-vf", scale, filepath.Join(out, "out%03d.png"))
 			}},
 		// mogrify, not convert: one process over many files, each written to its own PNG.
-		{Name: "ImageMagick", Bin: "mogrify", Version: []string{"mogrify", "-version"},
-			Args: func(files []string, out string) []string {
-				return append([]string{"-path", out, "-format", "png", "-thumbnail", fmt.Sprintf("%dx%d", box, box)}, files...)
+		{Name: "ImageMagick", Bin: "mogrify", Version: []string{"mogrify", "-version"}, OneSizePerRun: true,
+			Args: func(files []string, out string, sizes []fit.Box) []string {
+				return append([]string{"-path", out, "-format", "png", "-thumbnail", fmt.Sprintf("%dx%d", sizes[0].Width, sizes[0].Height)}, files...)
 			}},
 	}
 }
 
-func oursTool(bin string) tool {
-	return tool{Name: ours, Bin: bin,
-		Args: func(files []string, out string) []string {
-			return append([]string{"thumbnail", "-quiet", "-out", out}, files...)
-		}}
+// oursTools are thumbq (every size in one run) and thumbq making one size per run.
+func oursTools(bin string) []tool {
+	args := func(files []string, out string, sizes []fit.Box) []string {
+		return append([]string{"thumbnail", "-quiet", "-out", out, "-sizes", fit.Format(sizes)}, files...)
+	}
+	return []tool{{Name: ours, Bin: bin, Args: args}, {Name: oursPerSize, Bin: bin, Args: args, OneSizePerRun: true}}
 }
 
 func toolNames() []string {
-	names := []string{ours}
+	names := []string{ours, oursPerSize}
 	for _, t := range referenceTools() {
 		names = append(names, t.Name)
 	}
@@ -70,32 +100,74 @@ func toolNames() []string {
 type sample struct {
 	CPU    time.Duration // user + system
 	MaxRSS int64         // bytes
+	Wall   time.Duration
 }
 
-// runTool runs t over files, writing into out (emptied first), and checks that it made one
-// thumbnail per file, of wantW x wantH give or take a pixel (any size when wantW is 0).
-func runTool(ctx context.Context, t tool, files []string, out string, wantW, wantH int) (sample, error) {
+// size is a thumbnail's width and height.
+type size struct{ W, H int }
+
+// runTool makes the thumbnails of sizes of files with t into out (emptied first): in one run, or
+// in one run per size when t makes one size per run, whose CPU and wall times are added up and
+// whose largest RSS is kept. It checks that each size has one thumbnail per file, of want's size
+// for it give or take a pixel (any size when want is nil): in out for a single size, in
+// out/<prefix>/ for several. A run that fails returns its error with what it cost until then.
+func runTool(ctx context.Context, t tool, files []string, out string, sizes []fit.Box, want []size) (sample, error) {
 	if err := os.RemoveAll(out); err != nil {
 		return sample{}, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return sample{}, err
 	}
-	var output bytes.Buffer
-	cmd := exec.CommandContext(ctx, t.Bin, t.Args(files, out)...)
-	cmd.Stdout, cmd.Stderr = &output, &output
-	err := cmd.Run()
-	if err != nil {
-		return sample{}, fmt.Errorf("%s: %v: %s", t.Name, err, lastLines(output.String(), 3))
+	folder := func(i int) string {
+		if len(sizes) == 1 {
+			return out
+		}
+		return filepath.Join(out, sizes[i].Prefix())
 	}
-	s, err := usage(cmd.ProcessState)
-	if err != nil {
-		return sample{}, err
+	runs := [][]fit.Box{sizes}
+	if t.OneSizePerRun && len(sizes) > 1 {
+		runs = runs[:0]
+		for i := range sizes {
+			runs = append(runs, sizes[i:i+1])
+		}
 	}
-	if err := checkThumbnails(out, len(files), wantW, wantH); err != nil {
-		return sample{}, fmt.Errorf("%s: %w", t.Name, err)
+	var total sample
+	for i, run := range runs {
+		dst := out
+		if len(runs) > 1 {
+			dst = folder(i)
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return total, err
+			}
+		}
+		var output bytes.Buffer
+		cmd := exec.CommandContext(ctx, t.Bin, t.Args(files, dst, run)...)
+		cmd.Stdout, cmd.Stderr = &output, &output
+		start := time.Now()
+		runErr := cmd.Run()
+		if cmd.ProcessState != nil {
+			s, err := usage(cmd.ProcessState)
+			if err != nil {
+				return total, err
+			}
+			total.CPU += s.CPU
+			total.MaxRSS = max(total.MaxRSS, s.MaxRSS)
+			total.Wall += time.Since(start)
+		}
+		if runErr != nil {
+			return total, fmt.Errorf("%s: %v: %s", t.Name, runErr, lastLines(output.String(), 3))
+		}
 	}
-	return s, nil
+	for i := range sizes {
+		w, h := 0, 0
+		if want != nil {
+			w, h = want[i].W, want[i].H
+		}
+		if err := checkThumbnails(folder(i), len(files), w, h); err != nil {
+			return total, fmt.Errorf("%s: %w", t.Name, err)
+		}
+	}
+	return total, nil
 }
 
 // checkThumbnails checks that folder holds n PNGs of wantW x wantH, give or take a pixel each way
@@ -179,13 +251,14 @@ func buildOurs(ctx context.Context, dir string) (string, error) {
 }
 
 // measureEngine measures every selected tool on every selected input. A tool that fails is
-// reported as failed in its row; only a missing input or a failed build stops the run.
+// reported as failed in its row, a reference tool that cannot read the input's format as such;
+// only a missing input or a failed build stops the run.
 func measureEngine(ctx context.Context, o options, log io.Writer) ([]measurement, error) {
 	bin, err := buildOurs(ctx, o.dir)
 	if err != nil {
 		return nil, err
 	}
-	tools := append([]tool{oursTool(bin)}, referenceTools()...)
+	tools := append(oursTools(bin), referenceTools()...)
 	if o.tools != "" {
 		want := strings.Split(o.tools, ",")
 		tools = slices.DeleteFunc(tools, func(t tool) bool { return t.Name != ours && !slices.Contains(want, t.Name) })
@@ -202,7 +275,7 @@ func measureEngine(ctx context.Context, o options, log io.Writer) ([]measurement
 	runs := filepath.Join(o.dir, "runs")
 	out := filepath.Join(runs, "out")
 
-	// Idle sizes: each tool on the 16x16 PNG.
+	// Idle sizes: each tool (binary) on the 16x16 PNG.
 	idle := map[string]int64{}
 	idleErr := map[string]error{}
 	tinyCopy, err := copies(tiny, filepath.Join(runs, "tiny"), 1)
@@ -210,20 +283,54 @@ func measureEngine(ctx context.Context, o options, log io.Writer) ([]measurement
 		return nil, err
 	}
 	for _, t := range tools {
+		if _, done := idle[t.Bin]; done || idleErr[t.Bin] != nil {
+			continue
+		}
 		if _, err := exec.LookPath(t.Bin); err != nil {
-			idleErr[t.Name] = fmt.Errorf("%s not installed (make bench-deps)", t.Bin)
+			idleErr[t.Bin] = fmt.Errorf("%s not installed (make bench-deps)", t.Bin)
 			continue
 		}
 		var rss []int64
 		for range o.repeat {
-			s, err := runTool(ctx, t, tinyCopy, out, 0, 0)
+			s, err := runTool(ctx, t, tinyCopy, out, defaultSizes, nil)
 			if err != nil {
-				idleErr[t.Name] = err
+				idleErr[t.Bin] = err
 				break
 			}
 			rss = append(rss, s.MaxRSS)
 		}
-		idle[t.Name] = median(rss)
+		idle[t.Bin] = median(rss)
+	}
+	// Formats some tools cannot read: each reference tool on a small file of the format.
+	unreadable := map[string]error{} // ext + " " + tool name
+	probed := map[string]bool{}
+	for _, in := range ins {
+		ext := filepath.Ext(in.Name)
+		recipe, ok := probes[ext]
+		if !ok || probed[ext] {
+			continue
+		}
+		probed[ext] = true
+		probe, err := ensureFile(ctx, filepath.Join(o.dir, "probe-16x16"+ext), recipe, map[string]string{"{tiny}": tiny}, log)
+		if err != nil {
+			return nil, err
+		}
+		probeCopy, err := copies(probe, filepath.Join(runs, "probe"), 1)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tools {
+			if t.Bin == bin || idleErr[t.Bin] != nil {
+				continue
+			}
+			if _, err := runTool(ctx, t, probeCopy, out, defaultSizes, nil); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				unreadable[ext+" "+t.Name] = cannotRead{Format: strings.ToUpper(ext[1:]), Err: err}
+				fmt.Fprintf(log, "bench: %s cannot read %s: %v\n", t.Name, ext, err)
+			}
+		}
 	}
 
 	var results []measurement
@@ -236,9 +343,21 @@ func measureEngine(ctx context.Context, o options, log io.Writer) ([]measurement
 		if err != nil {
 			return nil, err
 		}
-		wantW, wantH := fit(w, h, box, box)
+		sizes := defaultSizes
+		if in.Sizes != "" {
+			if sizes, err = fit.Parse(in.Sizes); err != nil {
+				return nil, fmt.Errorf("input %s: %w", in.Name, err)
+			}
+		}
+		want := wantSizes(sizes, w, h)
+		rowTools := tools
+		if in.Tools != nil {
+			rowTools = slices.DeleteFunc(slices.Clone(tools), func(t tool) bool { return !slices.Contains(in.Tools, t.Name) })
+		} else {
+			rowTools = slices.DeleteFunc(slices.Clone(tools), func(t tool) bool { return t.Name == oursPerSize })
+		}
 		k := o.k12
-		if in.Large {
+		if in.Slow {
 			k = o.k50
 		}
 		many, err := copies(path, filepath.Join(runs, "many"), k)
@@ -249,47 +368,62 @@ func measureEngine(ctx context.Context, o options, log io.Writer) ([]measurement
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(log, "bench: %s (%dx%d): %d rounds of 1 and %d files per tool\n", in.Name, w, h, o.repeat, k)
+		fmt.Fprintf(log, "bench: %s (%dx%d, %s): %d rounds of 1 and %d files per tool\n", in.Name, w, h, fit.Format(sizes), o.repeat, k)
 		per := map[string][]time.Duration{}
 		peak := map[string][]int64{}
 		failed := map[string]error{}
-		for t, e := range idleErr {
-			failed[t] = e
+		for _, t := range rowTools {
+			if e := idleErr[t.Bin]; e != nil {
+				failed[t.Name] = e
+			} else if e := unreadable[filepath.Ext(path)+" "+t.Name]; e != nil {
+				failed[t.Name] = e
+			}
 		}
 		// Rounds outermost, so that a drift of the machine's speed touches every tool alike.
 		for round := range o.repeat {
-			for _, t := range tools {
+			for _, t := range rowTools {
 				if failed[t.Name] != nil {
 					continue
 				}
-				s1, err := runTool(ctx, t, one, out, wantW, wantH)
+				s1, err := runTool(ctx, t, one, out, sizes, want)
 				if err == nil {
 					var sk sample
-					sk, err = runTool(ctx, t, many, out, wantW, wantH)
+					sk, err = runTool(ctx, t, many, out, sizes, want)
 					per[t.Name] = append(per[t.Name], perImage(s1, sk, k))
 					peak[t.Name] = append(peak[t.Name], s1.MaxRSS)
 					fmt.Fprintf(log, "bench:   round %d %-13s 1 file %6.0f ms CPU %5.0f MB; %d files %6.0f ms CPU\n",
 						round+1, t.Name, ms(s1.CPU), mb(s1.MaxRSS), k, ms(sk.CPU))
+				} else if s1.Wall > 0 {
+					err = fmt.Errorf("%w (1 file: %.2f s, %.0f ms CPU, %.0f MB peak)", err, s1.Wall.Seconds(), ms(s1.CPU), mb(s1.MaxRSS))
 				}
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil, ctx.Err()
 					}
-					failed[t.Name] = err
+					// The copies' folder is this machine's: the results name the copy alone.
+					failed[t.Name] = errors.New(strings.ReplaceAll(err.Error(), runs+string(filepath.Separator), ""))
 					fmt.Fprintf(log, "bench:   %s failed: %v\n", t.Name, err)
 				}
 			}
 		}
-		for _, t := range tools {
+		for _, t := range rowTools {
 			m := measurement{Input: in.Name, Tool: t.Name, Err: failed[t.Name]}
 			if m.Err == nil {
-				m.PerImage, m.Peak, m.Idle = median(per[t.Name]), median(peak[t.Name]), idle[t.Name]
+				m.PerImage, m.Peak, m.Idle = median(per[t.Name]), median(peak[t.Name]), idle[t.Bin]
 			}
 			results = append(results, m)
 		}
 	}
 	return results, nil
 }
+
+// cannotRead is a reference tool failing on a small file of a format: it does not read the format.
+type cannotRead struct {
+	Format string // "HEIC"
+	Err    error
+}
+
+func (e cannotRead) Error() string { return "cannot read " + e.Format + ": " + e.Err.Error() }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func mb(b int64) float64         { return float64(b) / (1 << 20) }
