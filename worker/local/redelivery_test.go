@@ -15,7 +15,8 @@ import (
 )
 
 // TestServeReportsARedeliveryAsSuchNotAsAThumbnail: redrive --all sends a failed upload back; the
-// worker acknowledges it as already finished. Serve printed it as "ok notes.txt ->
+// worker tries it again (a notified failure is not a finished upload: the cause may be mended) and
+// it fails again. Serve once printed such a redelivery as "ok notes.txt ->
 // s3://.../64x64/notes.txt.png 0x0", a thumbnail that does not exist.
 func TestServeReportsARedeliveryAsSuchNotAsAThumbnail(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,7 +49,11 @@ func TestServeReportsARedeliveryAsSuchNotAsAThumbnail(t *testing.T) {
 	if _, err := queue.Redrive(ctx, stack.SQSClient(), stack.DeadLetterURL, stack.QueueURL, queue.RedriveOptions{All: true}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("skipped  notes.txt: a redelivery of an upload already finished")
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(progress.String(), "failed   notes.txt: not-an-image") < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never printed the redriven upload's second failure:\n%s", progress.String())
+		}
+	}
 	if strings.Contains(progress.String(), "ok       notes.txt") {
 		t.Errorf("serve reported the redelivered failure as a thumbnail:\n%s", progress.String())
 	}
