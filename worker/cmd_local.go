@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/thumbq/thumbq/worker/config"
+	"github.com/thumbq/thumbq/worker/fit"
 	"github.com/thumbq/thumbq/worker/local"
 )
 
@@ -56,6 +57,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	workers := fs.Int("workers", 1, "workers in this process (with -serve; 0: none, attach thumbq work yourself)")
 	width := fs.Int("width", config.DefaultThumbWidth, "width of the box thumbnails fit in")
 	height := fs.Int("height", config.DefaultThumbHeight, "height of the box")
+	sizes := fs.String("sizes", "", "thumbnails to make, as THUMBQ_SIZES: e.g. 64x64,256x256:cover (instead of -width/-height)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for the last outcome")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -80,6 +82,14 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *workers == 0 {
 		opts.Workers = local.NoWorkers
+	}
+	if *sizes != "" {
+		boxes, err := fit.Parse(*sizes)
+		if err != nil {
+			fmt.Fprintf(stderr, "thumbq local: -sizes: %v\n", err)
+			return errUsage
+		}
+		opts.Sizes = boxes
 	}
 	if !*serve && opts.Out == "" {
 		opts.Out = "out"

@@ -29,6 +29,7 @@ import (
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/emulate"
 	"github.com/thumbq/thumbq/worker/event"
+	"github.com/thumbq/thumbq/worker/fit"
 	"github.com/thumbq/thumbq/worker/link"
 	"github.com/thumbq/thumbq/worker/pipeline"
 	"github.com/thumbq/thumbq/worker/queue"
@@ -41,6 +42,8 @@ type Options struct {
 	Addr   string // emulator listen address; "" means a free port on 127.0.0.1
 	// Width and Height of the box thumbnails fit in; 0 means the worker's default (64).
 	Width, Height int
+	// Sizes, when set, are the thumbnails to make instead (THUMBQ_SIZES, see package fit).
+	Sizes []fit.Box
 	// VisibilityTimeout of the work queue; 0 means 10 s (a local retry need not wait a minute).
 	VisibilityTimeout time.Duration
 	Timeout           time.Duration // how long Run waits for the last outcome; 0 means 2 minutes
@@ -91,6 +94,18 @@ type Result struct {
 	Height    int    `json:"height,omitempty"`
 	URL       string `json:"url,omitempty"`
 	Error     string `json:"error,omitempty"` // the failure's detail for people
+	// Thumbnails lists every size made (THUMBQ_SIZES); Thumbnail, Width, Height and URL above are
+	// the first one's.
+	Thumbnails []Size `json:"thumbnails,omitempty"`
+}
+
+// Size is one thumbnail of an upload in report.json.
+type Size struct {
+	Size      string `json:"size"` // as THUMBQ_SIZES writes it: "64x64", "256x256:cover"
+	Thumbnail string `json:"thumbnail"`
+	Width     int    `json:"width"`
+	Height    int    `json:"height"`
+	URL       string `json:"url"`
 }
 
 // notified reports whether the worker published a notification for this result.
@@ -205,6 +220,7 @@ func workerConfig(opts Options) config.Config {
 	if opts.Height > 0 {
 		c.ThumbHeight = opts.Height
 	}
+	c.Sizes = opts.Sizes
 	return c
 }
 
@@ -222,6 +238,9 @@ func (e *env) close() {
 func Run(ctx context.Context, opts Options) (Report, error) {
 	if opts.Workers == NoWorkers {
 		return Report{}, errors.New("a run needs a worker of its own (no workers is for serving)")
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
 	}
 	files, err := listFiles(opts.Images)
 	if err != nil {
@@ -414,8 +433,8 @@ func (e *env) upload(ctx context.Context, f file) error {
 func (e *env) result(ctx context.Context, o pipeline.Outcome) Result {
 	r := Result{Key: o.Object.Key, Status: Status(o.Status), Reason: o.Reason}
 	if o.Redelivery {
-		// The worker acknowledged a message for an upload it had finished (thumbnail made, or
-		// failure reported, and notified): nothing was made now, so there is nothing to show.
+		// The worker acknowledged a message for an upload it had finished (thumbnails made and
+		// notified): nothing was made now, so there is nothing to show.
 		r.Status, r.Reason = Skipped, "a redelivery of an upload already finished and notified ("+o.Reason+")"
 		return r
 	}
@@ -425,16 +444,20 @@ func (e *env) result(ctx context.Context, o pipeline.Outcome) Result {
 	if o.Status != pipeline.OK {
 		return r
 	}
-	r.Width, r.Height, r.URL = o.Width, o.Height, o.URL
-	if e.opts.Out == "" {
-		r.Thumbnail = "s3://" + e.stack.ThumbnailBucket + "/" + o.ThumbnailKey
-		return r
+	for _, t := range o.Thumbnails {
+		path := "s3://" + e.stack.ThumbnailBucket + "/" + t.Key
+		if e.opts.Out != "" {
+			var err error
+			if path, err = e.mirror(ctx, t.Key); err != nil {
+				return Result{Key: r.Key, Status: Failed, Reason: ReasonMirrorFailed, Error: err.Error()}
+			}
+		}
+		r.Thumbnails = append(r.Thumbnails, Size{Size: t.Size, Thumbnail: path, Width: t.Width, Height: t.Height, URL: t.URL})
 	}
-	path, err := e.mirror(ctx, o.ThumbnailKey)
-	if err != nil {
-		return Result{Key: r.Key, Status: Failed, Reason: ReasonMirrorFailed, Error: err.Error()}
+	if len(r.Thumbnails) > 0 {
+		first := r.Thumbnails[0]
+		r.Thumbnail, r.Width, r.Height, r.URL = first.Thumbnail, first.Width, first.Height, first.URL
 	}
-	r.Thumbnail = path
 	return r
 }
 
