@@ -35,6 +35,42 @@ thumbnail bucket (-out/64x64/<name>.png, -out/256x256-cover/<name>.png).
 `
 
 func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	r, err := parseThumbnailArgs(args, stderr)
+	if err != nil {
+		return err
+	}
+	var failed int
+	start := time.Now()
+	taken := map[string]string{} // output name -> the file that took it
+	var buf bytes.Buffer
+	for _, in := range r.inputs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !r.thumbnailInput(ctx, in, taken, &buf, stdout) {
+			failed++
+		}
+	}
+	n := len(r.inputs)
+	fmt.Fprintf(stdout, "%d %s: %d ok, %d failed in %s\n", n, plural(n, "file", "files"), n-failed, failed, time.Since(start).Round(time.Millisecond))
+	if failed > 0 {
+		return fmt.Errorf("%d of %d %s failed", failed, n, plural(n, "file", "files"))
+	}
+	return nil
+}
+
+// thumbnailRun is what a thumbnail command line asks for: the files, the engine's options, the
+// output folder and whether to print only failures.
+type thumbnailRun struct {
+	inputs []input
+	opts   thumb.Options
+	out    string
+	quiet  bool
+}
+
+// parseThumbnailArgs reads and checks the command line; a bad flag is errUsage, after a line on
+// stderr that names it.
+func parseThumbnailArgs(args []string, stderr io.Writer) (thumbnailRun, error) {
 	fs := newFlags("thumbnail", "[flags] FILE...", thumbnailHelp, stderr)
 	width := fs.Int("width", config.DefaultThumbWidth, "width of the box the thumbnail fits in (when -sizes is not given)")
 	height := fs.Int("height", config.DefaultThumbHeight, "height of the box")
@@ -43,88 +79,97 @@ func runThumbnail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	out := fs.String("out", ".", "folder the thumbnails are written to")
 	quiet := fs.Bool("quiet", false, "print only failures and the summary")
 	if err := parse(fs, args); err != nil {
-		return err
+		return thumbnailRun{}, err
 	}
 	if fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "thumbq thumbnail: name at least one file")
 		fs.Usage()
-		return errUsage
+		return thumbnailRun{}, errUsage
 	}
+	if err := checkThumbnailLimits(*width, *height, *maxPixels, stderr); err != nil {
+		return thumbnailRun{}, err
+	}
+	inputs, err := thumbnailInputs(fs.Args())
+	if err != nil {
+		return thumbnailRun{}, err
+	}
+	r := thumbnailRun{
+		inputs: inputs,
+		opts:   thumb.Options{Width: *width, Height: *height, MaxPixels: *maxPixels},
+		out:    *out,
+		quiet:  *quiet,
+	}
+	if *sizes != "" {
+		if r.opts.Sizes, err = thumbnailSizes(fs, *sizes, stderr); err != nil {
+			return thumbnailRun{}, err
+		}
+	}
+	return r, nil
+}
+
+// checkThumbnailLimits refuses a box side or pixel limit that the worker would not accept.
+func checkThumbnailLimits(width, height int, maxPixels int64, stderr io.Writer) error {
 	for _, side := range []struct {
 		name string
 		v    int
-	}{{"width", *width}, {"height", *height}} {
+	}{{"width", width}, {"height", height}} {
 		if side.v < config.MinThumbSide || side.v > config.MaxThumbSide {
 			fmt.Fprintf(stderr, "thumbq thumbnail: -%s %d: want %d to %d, as the worker allows\n", side.name, side.v, config.MinThumbSide, config.MaxThumbSide)
 			return errUsage
 		}
 	}
-	if *maxPixels < 1 {
-		fmt.Fprintf(stderr, "thumbq thumbnail: -max-pixels %d: want at least 1\n", *maxPixels)
+	if maxPixels < 1 {
+		fmt.Fprintf(stderr, "thumbq thumbnail: -max-pixels %d: want at least 1\n", maxPixels)
 		return errUsage
 	}
-	inputs, err := thumbnailInputs(fs.Args())
-	if err != nil {
-		return err
-	}
-	opts := thumb.Options{Width: *width, Height: *height, MaxPixels: *maxPixels}
-	if *sizes != "" {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if set["width"] || set["height"] {
-			fmt.Fprintln(stderr, "thumbq thumbnail: give -sizes or -width/-height, not both")
-			return errUsage
-		}
-		boxes, err := fit.Parse(*sizes)
-		if err != nil {
-			fmt.Fprintf(stderr, "thumbq thumbnail: -sizes: %v\n", err)
-			return errUsage
-		}
-		opts.Sizes = boxes
-	}
-	var failed int
-	start := time.Now()
-	taken := map[string]string{} // output name -> the file that took it
-	var buf bytes.Buffer
-	for _, in := range inputs {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		path := in.path
-		if in.err != nil {
-			failed++
-			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, in.err)
-			continue
-		}
-		t0 := time.Now()
-		name := in.name + ".png"
-		if other, ok := taken[name]; ok {
-			failed++
-			fmt.Fprintf(stdout, "FAIL %s: its thumbnail %s would overwrite that of %s\n", path, name, other)
-			continue
-		}
-		taken[name] = path
-		res, err := thumbnailFile(ctx, path, *out, filepath.FromSlash(name), opts, &buf)
-		if err != nil {
-			failed++
-			fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
-			continue
-		}
-		if !*quiet {
-			made := make([]string, len(res.Thumbnails))
-			for i, t := range res.Thumbnails {
-				made[i] = fmt.Sprintf("%dx%d %s", t.Width, t.Height, res.paths[i])
-			}
-			fmt.Fprintf(stdout, "ok   %s: %s %dx%d -> %s (%s)\n", path, res.Format, res.SourceWidth, res.SourceHeight,
-				strings.Join(made, ", "), time.Since(t0).Round(time.Millisecond))
-		}
-	}
-	n := len(inputs)
-	fmt.Fprintf(stdout, "%d %s: %d ok, %d failed in %s\n", n, plural(n, "file", "files"), n-failed, failed, time.Since(start).Round(time.Millisecond))
-	if failed > 0 {
-		return fmt.Errorf("%d of %d %s failed", failed, n, plural(n, "file", "files"))
-	}
 	return nil
+}
+
+// thumbnailSizes parses -sizes, which excludes -width and -height.
+func thumbnailSizes(fs *flag.FlagSet, sizes string, stderr io.Writer) ([]fit.Box, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["width"] || set["height"] {
+		fmt.Fprintln(stderr, "thumbq thumbnail: give -sizes or -width/-height, not both")
+		return nil, errUsage
+	}
+	boxes, err := fit.Parse(sizes)
+	if err != nil {
+		fmt.Fprintf(stderr, "thumbq thumbnail: -sizes: %v\n", err)
+		return nil, errUsage
+	}
+	return boxes, nil
+}
+
+// thumbnailInput makes the thumbnails of one input and prints its line: a FAIL line (and false)
+// when it cannot be read, its name is taken by an earlier input, or the engine refuses it.
+func (r thumbnailRun) thumbnailInput(ctx context.Context, in input, taken map[string]string, buf *bytes.Buffer, stdout io.Writer) bool {
+	path := in.path
+	if in.err != nil {
+		fmt.Fprintf(stdout, "FAIL %s: %v\n", path, in.err)
+		return false
+	}
+	t0 := time.Now()
+	name := in.name + ".png"
+	if other, ok := taken[name]; ok {
+		fmt.Fprintf(stdout, "FAIL %s: its thumbnail %s would overwrite that of %s\n", path, name, other)
+		return false
+	}
+	taken[name] = path
+	res, err := thumbnailFile(ctx, path, r.out, filepath.FromSlash(name), r.opts, buf)
+	if err != nil {
+		fmt.Fprintf(stdout, "FAIL %s: %v\n", path, err)
+		return false
+	}
+	if !r.quiet {
+		made := make([]string, len(res.Thumbnails))
+		for i, t := range res.Thumbnails {
+			made[i] = fmt.Sprintf("%dx%d %s", t.Width, t.Height, res.paths[i])
+		}
+		fmt.Fprintf(stdout, "ok   %s: %s %dx%d -> %s (%s)\n", path, res.Format, res.SourceWidth, res.SourceHeight,
+			strings.Join(made, ", "), time.Since(t0).Round(time.Millisecond))
+	}
+	return true
 }
 
 // input is one file to make a thumbnail of: its path, the name of its thumbnail under the output
