@@ -188,60 +188,21 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("emulate: start: %w", err)
 	}
-	if opts.Addr == "" {
-		opts.Addr = "127.0.0.1:0"
-	}
-	if opts.Prefix == "" {
-		opts.Prefix = DefaultPrefix
-	}
-	if !prefixPattern.MatchString(opts.Prefix) {
-		return nil, fmt.Errorf("emulate: prefix %q: want 1-40 lower-case letters, digits and hyphens, starting with a letter or digit", opts.Prefix)
-	}
-	if opts.Region == "" {
-		opts.Region = DefaultRegion
-	}
-	if opts.VisibilityTimeout == 0 {
-		opts.VisibilityTimeout = config.DefaultVisibilityTimeout
-	}
-	if opts.VisibilityTimeout < 0 || opts.VisibilityTimeout > 12*time.Hour {
-		return nil, fmt.Errorf("emulate: visibility timeout %v: want 0 to 12h", opts.VisibilityTimeout)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	visibility := int((opts.VisibilityTimeout + time.Second - 1) / time.Second)
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-
 	ln, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("emulate: listen on %s: %w", opts.Addr, err)
 	}
-	host := endpointHost(ln.Addr().(*net.TCPAddr))
-	p := opts.Prefix
-	s := &Stack{
-		Endpoint:        "http://" + host,
-		Region:          opts.Region,
-		SourceBucket:    p + "-source",
-		ThumbnailBucket: p + "-thumbnails",
-		logger:          logger,
-		listener:        ln,
-		served:          make(chan struct{}),
-		closing:         make(chan struct{}),
-		faults:          map[string]int{},
-	}
-	work, dlq, notify := p+"-work", p+"-work-dlq", p+"-notifications"
-	s.queues = []string{work, dlq, notify}
-	s.workQueue = work
-	s.topic = p + "-events"
-	s.QueueURL = s.queueURL(work)
-	s.DeadLetterURL = s.queueURL(dlq)
-	s.NotificationQueueURL = s.queueURL(notify)
-	s.TopicARN = s.arn("sns", s.topic)
+	s := newStack(ln, opts)
 
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if len(shared.stacks) == 0 {
-		startShared(logger, host, opts.Region)
+		startShared(opts.Logger, endpointHost(ln.Addr().(*net.TCPAddr)), opts.Region)
 	}
 	if err := s.create(visibility); err != nil {
 		if len(shared.stacks) == 0 {
@@ -255,17 +216,73 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	sources.Lock()
 	sources.stacks[s.SourceBucket] = s
 	sources.Unlock()
+	s.serve(ln)
+	return s, nil
+}
 
+// withDefaults fills in the options left empty and checks the rest.
+func (opts Options) withDefaults() (Options, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if !prefixPattern.MatchString(opts.Prefix) {
+		return opts, fmt.Errorf("emulate: prefix %q: want 1-40 lower-case letters, digits and hyphens, starting with a letter or digit", opts.Prefix)
+	}
+	if opts.Region == "" {
+		opts.Region = DefaultRegion
+	}
+	if opts.VisibilityTimeout == 0 {
+		opts.VisibilityTimeout = config.DefaultVisibilityTimeout
+	}
+	if opts.VisibilityTimeout < 0 || opts.VisibilityTimeout > 12*time.Hour {
+		return opts, fmt.Errorf("emulate: visibility timeout %v: want 0 to 12h", opts.VisibilityTimeout)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return opts, nil
+}
+
+// newStack names the stack's buckets, queues and topic after opts.Prefix, with URLs and ARNs on
+// the endpoint ln listens at; nothing is created yet.
+func newStack(ln net.Listener, opts Options) *Stack {
+	p := opts.Prefix
+	s := &Stack{
+		Endpoint:        "http://" + endpointHost(ln.Addr().(*net.TCPAddr)),
+		Region:          opts.Region,
+		SourceBucket:    p + "-source",
+		ThumbnailBucket: p + "-thumbnails",
+		logger:          opts.Logger,
+		listener:        ln,
+		served:          make(chan struct{}),
+		closing:         make(chan struct{}),
+		faults:          map[string]int{},
+	}
+	work, dlq, notify := p+"-work", p+"-work-dlq", p+"-notifications"
+	s.queues = []string{work, dlq, notify}
+	s.workQueue = work
+	s.topic = p + "-events"
+	s.QueueURL = s.queueURL(work)
+	s.DeadLetterURL = s.queueURL(dlq)
+	s.NotificationQueueURL = s.queueURL(notify)
+	s.TopicARN = s.arn("sns", s.topic)
+	return s
+}
+
+// serve serves the stack's endpoint on ln until Close; served is closed when it stops.
+func (s *Stack) serve(ln net.Listener) {
 	s.server = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(s.served)
 		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("emulate: serve", "endpoint", s.Endpoint, "err", err)
+			s.logger.Error("emulate: serve", "endpoint", s.Endpoint, "err", err)
 		}
 	}()
-	logger.Info("emulated AWS started", "endpoint", s.Endpoint, "source_bucket", s.SourceBucket,
+	s.logger.Info("emulated AWS started", "endpoint", s.Endpoint, "source_bucket", s.SourceBucket,
 		"thumbnail_bucket", s.ThumbnailBucket, "queue_url", s.QueueURL, "topic_arn", s.TopicARN)
-	return s, nil
 }
 
 // endpointHost is the host:port clients reach a listener at: an unspecified address (":4566",
