@@ -95,67 +95,84 @@ func s3Action(r *http.Request) string {
 	q := r.URL.Query()
 	copying := r.Header.Get("X-Amz-Copy-Source") != ""
 	_, uploads := q["uploads"]
-	_, del := q["delete"]
 	switch {
 	case q.Get("uploadId") != "":
-		switch r.Method {
-		case http.MethodGet:
-			return "ListParts"
-		case http.MethodPut:
-			if copying {
-				return "UploadPartCopy"
-			}
-			return "UploadPart"
-		case http.MethodDelete:
-			return "AbortMultipartUpload"
-		case http.MethodPost:
-			return "CompleteMultipartUpload"
-		}
+		return s3PartAction(r.Method, copying)
 	case uploads:
 		if r.Method == http.MethodPost {
 			return "CreateMultipartUpload"
 		}
 		return "ListMultipartUploads"
 	case key != "":
-		switch r.Method {
-		case http.MethodGet:
-			return "GetObject"
-		case http.MethodHead:
-			return "HeadObject"
-		case http.MethodPut:
-			if copying {
-				return "CopyObject"
-			}
-			return "PutObject"
-		case http.MethodDelete:
-			return "DeleteObject"
-		}
+		return s3ObjectAction(r.Method, copying)
 	case bucket != "":
-		switch r.Method {
-		case http.MethodGet:
-			if _, ok := q["location"]; ok {
-				return "GetBucketLocation"
-			}
-			if q.Get("list-type") == "2" {
-				return "ListObjectsV2"
-			}
-			return "ListObjects"
-		case http.MethodPut:
-			return "CreateBucket"
-		case http.MethodDelete:
-			return "DeleteBucket"
-		case http.MethodHead:
-			return "HeadBucket"
-		case http.MethodPost:
-			if del {
-				return "DeleteObjects"
-			}
-			return "PostObject"
-		}
+		return s3BucketAction(r.Method, q)
 	default:
 		if r.Method == http.MethodGet {
 			return "ListBuckets"
 		}
+	}
+	return "Unknown"
+}
+
+// s3PartAction names the action of a request on one multipart upload (it has an uploadId).
+func s3PartAction(method string, copying bool) string {
+	switch method {
+	case http.MethodGet:
+		return "ListParts"
+	case http.MethodPut:
+		if copying {
+			return "UploadPartCopy"
+		}
+		return "UploadPart"
+	case http.MethodDelete:
+		return "AbortMultipartUpload"
+	case http.MethodPost:
+		return "CompleteMultipartUpload"
+	}
+	return "Unknown"
+}
+
+// s3ObjectAction names the action of a request on one object.
+func s3ObjectAction(method string, copying bool) string {
+	switch method {
+	case http.MethodGet:
+		return "GetObject"
+	case http.MethodHead:
+		return "HeadObject"
+	case http.MethodPut:
+		if copying {
+			return "CopyObject"
+		}
+		return "PutObject"
+	case http.MethodDelete:
+		return "DeleteObject"
+	}
+	return "Unknown"
+}
+
+// s3BucketAction names the action of a request on a bucket, with q its query.
+func s3BucketAction(method string, q url.Values) string {
+	switch method {
+	case http.MethodGet:
+		if _, ok := q["location"]; ok {
+			return "GetBucketLocation"
+		}
+		if q.Get("list-type") == "2" {
+			return "ListObjectsV2"
+		}
+		return "ListObjects"
+	case http.MethodPut:
+		return "CreateBucket"
+	case http.MethodDelete:
+		return "DeleteBucket"
+	case http.MethodHead:
+		return "HeadBucket"
+	case http.MethodPost:
+		if _, del := q["delete"]; del {
+			return "DeleteObjects"
+		}
+		return "PostObject"
 	}
 	return "Unknown"
 }
