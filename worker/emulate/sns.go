@@ -61,50 +61,77 @@ func (s *Stack) publish(w http.ResponseWriter, r *http.Request) {
 		writeSNSError(w, http.StatusBadRequest, "InvalidParameter", "Invalid parameter: malformed request")
 		return
 	}
-	switch {
-	case req.TopicArn == "":
-		writeSNSError(w, http.StatusBadRequest, "InvalidParameter", "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter")
-		return
-	case req.Message == "":
-		writeSNSError(w, http.StatusBadRequest, "InvalidParameter", "Invalid parameter: Empty message")
-		return
-	case len(req.Message) > maxSNSMessage:
-		writeSNSError(w, http.StatusBadRequest, "InvalidParameter", "Invalid parameter: Message too long")
-		return
-	case !validSubject(req.Subject):
-		writeSNSError(w, http.StatusBadRequest, "InvalidParameter", "Invalid parameter: Subject")
+	message, invalid := publishedMessage(req)
+	if invalid != "" {
+		writeSNSError(w, http.StatusBadRequest, "InvalidParameter", invalid)
 		return
 	}
-	message := req.Message
+	subs, ok := topicSubscriptions(req.TopicArn)
+	if !ok {
+		writeSNSError(w, http.StatusNotFound, "NotFound", "Topic does not exist")
+		return
+	}
+	messageID := newID()
+	s.deliver(messageID, req, message, subs)
+
+	type result struct {
+		XMLName   xml.Name `xml:"http://sns.amazonaws.com/doc/2010-03-31/ PublishResponse"`
+		MessageID string   `xml:"PublishResult>MessageId"`
+		RequestID string   `xml:"ResponseMetadata>RequestId"`
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusOK)
+	_ = xml.NewEncoder(w).Encode(result{MessageID: messageID, RequestID: newID()})
+}
+
+// publishedMessage checks a Publish request and returns the message SQS subscribers receive (the
+// "sqs" or "default" entry of a JSON message structure), or SNS's InvalidParameter message.
+func publishedMessage(req *models.PublishRequest) (message, invalid string) {
+	switch {
+	case req.TopicArn == "":
+		return "", "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
+	case req.Message == "":
+		return "", "Invalid parameter: Empty message"
+	case len(req.Message) > maxSNSMessage:
+		return "", "Invalid parameter: Message too long"
+	case !validSubject(req.Subject):
+		return "", "Invalid parameter: Subject"
+	}
+	message = req.Message
 	if req.MessageStructure == "json" {
 		var byProtocol map[string]string
 		if err := json.Unmarshal([]byte(req.Message), &byProtocol); err != nil || byProtocol["default"] == "" {
-			writeSNSError(w, http.StatusBadRequest, "InvalidParameter", "Invalid parameter: Message Structure - No default entry in JSON message body")
-			return
+			return "", "Invalid parameter: Message Structure - No default entry in JSON message body"
 		}
 		message = byProtocol["default"]
 		if m, ok := byProtocol["sqs"]; ok {
 			message = m
 		}
 	}
+	return message, ""
+}
 
+// topicSubscriptions copies the subscriptions of the topic with ARN arn; false if there is no
+// such topic.
+func topicSubscriptions(arn string) ([]models.Subscription, bool) {
 	structure.RLock()
 	models.SyncTopics.RLock()
-	topic, ok := models.SyncTopics.Topics[req.TopicArn[strings.LastIndex(req.TopicArn, ":")+1:]]
+	topic, ok := models.SyncTopics.Topics[arn[strings.LastIndex(arn, ":")+1:]]
 	var subs []models.Subscription
-	if ok && topic.Arn == req.TopicArn {
+	if ok && topic.Arn == arn {
 		for _, sub := range topic.Subscriptions {
 			subs = append(subs, *sub)
 		}
 	}
 	models.SyncTopics.RUnlock()
 	structure.RUnlock()
-	if !ok || topic.Arn != req.TopicArn {
-		writeSNSError(w, http.StatusNotFound, "NotFound", "Topic does not exist")
-		return
-	}
+	return subs, ok && topic.Arn == arn
+}
 
-	messageID := newID()
+// deliver enqueues the message on each SQS subscription whose filter policy its attributes
+// satisfy: raw, or in SNS's envelope. A failed delivery is logged, as SNS does not tell the
+// publisher either.
+func (s *Stack) deliver(messageID string, req *models.PublishRequest, message string, subs []models.Subscription) {
 	for _, sub := range subs {
 		if sub.Protocol != "sqs" {
 			continue // the emulator delivers to SQS only
@@ -123,15 +150,6 @@ func (s *Stack) publish(w http.ResponseWriter, r *http.Request) {
 			s.logger.Warn("emulate: sns delivery", "topic", req.TopicArn, "queue", queue, "err", err)
 		}
 	}
-
-	type result struct {
-		XMLName   xml.Name `xml:"http://sns.amazonaws.com/doc/2010-03-31/ PublishResponse"`
-		MessageID string   `xml:"PublishResult>MessageId"`
-		RequestID string   `xml:"ResponseMetadata>RequestId"`
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(http.StatusOK)
-	_ = xml.NewEncoder(w).Encode(result{MessageID: messageID, RequestID: newID()})
 }
 
 // topicAttributes answers GetTopicAttributes with the attributes SNS always has, or NotFound.
