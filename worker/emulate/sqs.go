@@ -130,33 +130,9 @@ func writeNoQueue(w http.ResponseWriter) {
 // receiveMessage long-polls goaws without its own wait loop (which would hold structure for up to
 // 20 seconds), then corrects the messages' attributes.
 func (s *Stack) receiveMessage(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		writeSQSError(w, http.StatusBadRequest, "InvalidParameterValue", "InvalidParameterValue", err.Error())
-		return
-	}
-	var req struct {
-		QueueUrl                    string
-		AttributeNames              []string
-		MessageSystemAttributeNames []string
-		MessageAttributeNames       []string
-		MaxNumberOfMessages         *int
-		WaitTimeSeconds             *int
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeSQSError(w, http.StatusBadRequest, "InvalidParameterValue", "InvalidParameterValue", err.Error())
-		return
-	}
-	_ = json.Unmarshal(body, &fields)
-	if n := req.MaxNumberOfMessages; n != nil && (*n < 1 || *n > 10) {
-		writeSQSError(w, http.StatusBadRequest, "InvalidParameterValue", "InvalidParameterValue",
-			fmt.Sprintf("Value %d for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.", *n))
-		return
-	}
-	if t := req.WaitTimeSeconds; t != nil && (*t < 0 || *t > 20) {
-		writeSQSError(w, http.StatusBadRequest, "InvalidParameterValue", "InvalidParameterValue",
-			fmt.Sprintf("Value %d for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.", *t))
+	req, body, invalid := readReceiveRequest(r)
+	if invalid != "" {
+		writeSQSError(w, http.StatusBadRequest, "InvalidParameterValue", "InvalidParameterValue", invalid)
 		return
 	}
 	name := queueName(req.QueueUrl)
@@ -164,45 +140,91 @@ func (s *Stack) receiveMessage(w http.ResponseWriter, r *http.Request) {
 	if req.WaitTimeSeconds != nil {
 		wait = *req.WaitTimeSeconds
 	} else {
-		structure.RLock()
-		models.SyncQueues.RLock()
-		if q, ok := models.SyncQueues.Queues[name]; ok {
-			wait = q.ReceiveMessageWaitTimeSeconds
-		}
-		models.SyncQueues.RUnlock()
-		structure.RUnlock()
+		wait = queueWaitSeconds(name)
+	}
+	result, ok := s.pollGoaws(w, r, body, wait)
+	if !ok {
+		return
+	}
+	fixMessages(name, result.Messages, append(req.AttributeNames, req.MessageSystemAttributeNames...), req.MessageAttributeNames)
+	writeJSON(w, result)
+}
+
+// receiveRequest is the part of a ReceiveMessage request the emulator reads itself.
+type receiveRequest struct {
+	QueueUrl                    string
+	AttributeNames              []string
+	MessageSystemAttributeNames []string
+	MessageAttributeNames       []string
+	MaxNumberOfMessages         *int
+	WaitTimeSeconds             *int
+}
+
+// readReceiveRequest reads and checks a ReceiveMessage request. It returns the request, its body
+// for goaws with WaitTimeSeconds set to 0 (the emulator waits itself), or why it is invalid.
+func readReceiveRequest(r *http.Request) (req receiveRequest, body []byte, invalid string) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return req, nil, err.Error()
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &req); err != nil {
+		return req, nil, err.Error()
+	}
+	_ = json.Unmarshal(body, &fields)
+	if n := req.MaxNumberOfMessages; n != nil && (*n < 1 || *n > 10) {
+		return req, nil, fmt.Sprintf("Value %d for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.", *n)
+	}
+	if t := req.WaitTimeSeconds; t != nil && (*t < 0 || *t > 20) {
+		return req, nil, fmt.Sprintf("Value %d for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.", *t)
 	}
 	fields["WaitTimeSeconds"] = json.RawMessage("0")
 	body, _ = json.Marshal(fields)
+	return req, body, ""
+}
 
+// queueWaitSeconds is the queue's ReceiveMessageWaitTimeSeconds, 0 if there is no such queue.
+func queueWaitSeconds(name string) int {
+	wait := 0
+	structure.RLock()
+	models.SyncQueues.RLock()
+	if q, ok := models.SyncQueues.Queues[name]; ok {
+		wait = q.ReceiveMessageWaitTimeSeconds
+	}
+	models.SyncQueues.RUnlock()
+	structure.RUnlock()
+	return wait
+}
+
+// pollGoaws asks goaws for messages every pollInterval until there are some or wait seconds have
+// passed. When it returns false it has answered w itself (goaws's error, an empty answer as the
+// stack closes) or the client has gone.
+func (s *Stack) pollGoaws(w http.ResponseWriter, r *http.Request, body []byte, wait int) (models.ReceiveMessageResult, bool) {
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
-	var result models.ReceiveMessageResult
 	for {
 		rec := s.callGoawsJSON(r, "ReceiveMessage", body)
 		if rec.status != http.StatusOK {
 			rec.copyTo(w)
-			return
+			return models.ReceiveMessageResult{}, false
 		}
-		result = models.ReceiveMessageResult{}
+		var result models.ReceiveMessageResult
 		if err := json.Unmarshal(rec.body.Bytes(), &result); err != nil {
 			writeSQSError(w, http.StatusInternalServerError, "InternalError", "InternalError", "emulate: goaws answer: "+err.Error())
-			return
+			return models.ReceiveMessageResult{}, false
 		}
 		left := time.Until(deadline)
 		if len(result.Messages) > 0 || left <= 0 {
-			break
+			return result, true
 		}
 		select {
 		case <-r.Context().Done():
-			return
+			return models.ReceiveMessageResult{}, false
 		case <-s.closing:
 			writeJSON(w, models.ReceiveMessageResult{})
-			return
+			return models.ReceiveMessageResult{}, false
 		case <-time.After(min(left, pollInterval)):
 		}
 	}
-	fixMessages(name, result.Messages, append(req.AttributeNames, req.MessageSystemAttributeNames...), req.MessageAttributeNames)
-	writeJSON(w, result)
 }
 
 // fixMessages corrects what goaws reports of received messages: the receive count and sent time
