@@ -62,112 +62,154 @@ func ReadScaling(path string) (Scaling, error) {
 	if err := json.Unmarshal(b, &tpl); err != nil {
 		return Scaling{}, fmt.Errorf("%s: %w", path, err)
 	}
-	var s Scaling
-	var found struct{ target, tracking, task bool }
 	ids := make([]string, 0, len(tpl.Resources))
 	for id := range tpl.Resources {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	alarms := map[string]alarm{} // by the policy they act on
-	var steps map[string]stepPolicy
+	rd := scalingReader{alarms: map[string]alarm{}}
 	for _, id := range ids {
 		r := tpl.Resources[id]
-		switch r.Type {
-		case "AWS::ApplicationAutoScaling::ScalableTarget":
-			var p struct{ MinCapacity, MaxCapacity int }
-			if err := json.Unmarshal(r.Properties, &p); err != nil {
-				return s, fmt.Errorf("%s: %w", id, err)
-			}
-			s.MinTasks, s.MaxTasks, found.target = p.MinCapacity, p.MaxCapacity, true
-		case "AWS::ApplicationAutoScaling::ScalingPolicy":
-			var p struct {
-				PolicyType string
-				TT         *struct {
-					TargetValue                       float64
-					ScaleOutCooldown, ScaleInCooldown int
-					CustomizedMetricSpecification     struct {
-						Metrics []struct{ Id, Expression string }
-					}
-				} `json:"TargetTrackingScalingPolicyConfiguration"`
-				Step *stepPolicy `json:"StepScalingPolicyConfiguration"`
-			}
-			if err := json.Unmarshal(r.Properties, &p); err != nil {
-				return s, fmt.Errorf("%s: %w", id, err)
-			}
-			switch p.PolicyType {
-			case "TargetTrackingScaling":
-				if found.tracking {
-					return s, fmt.Errorf("%s: a second target-tracking policy", id)
-				}
-				expr := ""
-				for _, m := range p.TT.CustomizedMetricSpecification.Metrics {
-					if m.Expression != "" {
-						expr = m.Expression
-					}
-				}
-				if expr != stack.BacklogPerTaskExpression {
-					return s, fmt.Errorf("%s: target tracking on %q; the simulator models %q", id, expr, stack.BacklogPerTaskExpression)
-				}
-				s.Target, s.ScaleOutCooldown, s.ScaleInCooldown = p.TT.TargetValue, p.TT.ScaleOutCooldown, p.TT.ScaleInCooldown
-				found.tracking = true
-			case "StepScaling":
-				if steps == nil {
-					steps = map[string]stepPolicy{}
-				}
-				steps[id] = *p.Step
-			}
-		case "AWS::CloudWatch::Alarm":
-			var a alarm
-			if err := json.Unmarshal(r.Properties, &a); err != nil {
-				return s, fmt.Errorf("%s: %w", id, err)
-			}
-			for _, act := range a.AlarmActions {
-				if ref, ok := act["Ref"]; ok {
-					alarms[ref] = a
-				}
-			}
-		case "AWS::ECS::TaskDefinition":
-			var p struct {
-				Cpu, Memory          string
-				ContainerDefinitions []struct {
-					Environment []struct {
-						Name  string
-						Value any // a string, or a reference resolved at deploy time
-					}
-				}
-			}
-			if err := json.Unmarshal(r.Properties, &p); err != nil {
-				return s, fmt.Errorf("%s: %w", id, err)
-			}
-			s.CPU, _ = strconv.Atoi(p.Cpu)
-			s.MemoryMiB, _ = strconv.Atoi(p.Memory)
-			for _, c := range p.ContainerDefinitions {
-				for _, e := range c.Environment {
-					if v, ok := e.Value.(string); ok && e.Name == config.EnvConcurrency {
-						s.Concurrency, _ = strconv.Atoi(v)
-					}
-				}
-			}
-			found.task = true
+		if err := rd.read(id, r.Type, r.Properties); err != nil {
+			return rd.s, err
 		}
 	}
-	for id, p := range steps {
-		a, ok := alarms[id]
+	if err := rd.readWake(); err != nil {
+		return rd.s, err
+	}
+	return rd.finish(path)
+}
+
+// scalingReader gathers a Scaling from a template's resources, read in the order of their ids.
+type scalingReader struct {
+	s      Scaling
+	found  struct{ target, tracking, task bool }
+	alarms map[string]alarm      // by the policy they act on
+	steps  map[string]stepPolicy // by id
+}
+
+// read takes what the simulator models from one resource; other types are ignored.
+func (rd *scalingReader) read(id, typ string, props json.RawMessage) error {
+	var err error
+	switch typ {
+	case "AWS::ApplicationAutoScaling::ScalableTarget":
+		var p struct{ MinCapacity, MaxCapacity int }
+		if err = json.Unmarshal(props, &p); err == nil {
+			rd.s.MinTasks, rd.s.MaxTasks, rd.found.target = p.MinCapacity, p.MaxCapacity, true
+		}
+	case "AWS::ApplicationAutoScaling::ScalingPolicy":
+		return rd.readPolicy(id, props)
+	case "AWS::CloudWatch::Alarm":
+		var a alarm
+		if err = json.Unmarshal(props, &a); err == nil {
+			for _, act := range a.AlarmActions {
+				if ref, ok := act["Ref"]; ok {
+					rd.alarms[ref] = a
+				}
+			}
+		}
+	case "AWS::ECS::TaskDefinition":
+		err = rd.readTask(props)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", id, err)
+	}
+	return nil
+}
+
+// readPolicy takes the target-tracking policy, which must track stack.BacklogPerTaskExpression,
+// and keeps step policies for readWake.
+func (rd *scalingReader) readPolicy(id string, props json.RawMessage) error {
+	var p struct {
+		PolicyType string
+		TT         *struct {
+			TargetValue                       float64
+			ScaleOutCooldown, ScaleInCooldown int
+			CustomizedMetricSpecification     struct {
+				Metrics []struct{ Id, Expression string }
+			}
+		} `json:"TargetTrackingScalingPolicyConfiguration"`
+		Step *stepPolicy `json:"StepScalingPolicyConfiguration"`
+	}
+	if err := json.Unmarshal(props, &p); err != nil {
+		return fmt.Errorf("%s: %w", id, err)
+	}
+	switch p.PolicyType {
+	case "TargetTrackingScaling":
+		if rd.found.tracking {
+			return fmt.Errorf("%s: a second target-tracking policy", id)
+		}
+		expr := ""
+		for _, m := range p.TT.CustomizedMetricSpecification.Metrics {
+			if m.Expression != "" {
+				expr = m.Expression
+			}
+		}
+		if expr != stack.BacklogPerTaskExpression {
+			return fmt.Errorf("%s: target tracking on %q; the simulator models %q", id, expr, stack.BacklogPerTaskExpression)
+		}
+		rd.s.Target, rd.s.ScaleOutCooldown, rd.s.ScaleInCooldown = p.TT.TargetValue, p.TT.ScaleOutCooldown, p.TT.ScaleInCooldown
+		rd.found.tracking = true
+	case "StepScaling":
+		if rd.steps == nil {
+			rd.steps = map[string]stepPolicy{}
+		}
+		rd.steps[id] = *p.Step
+	}
+	return nil
+}
+
+// readTask takes the task's CPU, memory and the worker's concurrency from its environment.
+func (rd *scalingReader) readTask(props json.RawMessage) error {
+	var p struct {
+		Cpu, Memory          string
+		ContainerDefinitions []struct {
+			Environment []struct {
+				Name  string
+				Value any // a string, or a reference resolved at deploy time
+			}
+		}
+	}
+	if err := json.Unmarshal(props, &p); err != nil {
+		return err
+	}
+	rd.s.CPU, _ = strconv.Atoi(p.Cpu)
+	rd.s.MemoryMiB, _ = strconv.Atoi(p.Memory)
+	for _, c := range p.ContainerDefinitions {
+		for _, e := range c.Environment {
+			if v, ok := e.Value.(string); ok && e.Name == config.EnvConcurrency {
+				rd.s.Concurrency, _ = strconv.Atoi(v)
+			}
+		}
+	}
+	rd.found.task = true
+	return nil
+}
+
+// readWake pairs the step policy, if any, with the alarm that acts on it.
+func (rd *scalingReader) readWake() error {
+	for id, p := range rd.steps {
+		a, ok := rd.alarms[id]
 		if !ok {
-			return s, fmt.Errorf("step policy %s: no alarm acts on it", id)
+			return fmt.Errorf("step policy %s: no alarm acts on it", id)
 		}
 		w, err := p.wake(a)
 		if err != nil {
-			return s, fmt.Errorf("step policy %s: %w", id, err)
+			return fmt.Errorf("step policy %s: %w", id, err)
 		}
-		if s.Wake != nil {
-			return s, fmt.Errorf("step policy %s: a second step policy", id)
+		if rd.s.Wake != nil {
+			return fmt.Errorf("step policy %s: a second step policy", id)
 		}
-		s.Wake = w
+		rd.s.Wake = w
 	}
+	return nil
+}
+
+// finish checks that the template had everything the simulator needs.
+func (rd *scalingReader) finish(path string) (Scaling, error) {
+	s := rd.s
 	switch {
-	case !found.target || !found.tracking || !found.task:
+	case !rd.found.target || !rd.found.tracking || !rd.found.task:
 		return s, fmt.Errorf("%s: want a scalable target, a target-tracking policy and a task definition", path)
 	case s.MinTasks == 0 && s.Wake == nil:
 		return s, fmt.Errorf("%s: a minimum of 0 tasks and no step policy to leave it", path)
