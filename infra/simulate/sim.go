@@ -57,114 +57,144 @@ type bucket struct {
 // Run replays a profile.
 func (m Model) Run(p Profile) Result {
 	perTaskMinute := float64(m.CPU) / 1024 / m.CPUSecondsPerImage * 60
-	desired := m.MinTasks
+	f := &fleet{desired: m.MinTasks, lastOut: -1 << 30, lastIn: -1 << 30, lastWake: -1 << 30}
 	if p.StartMax {
-		desired = m.MaxTasks
+		f.desired = m.MaxTasks
 	}
-	running := desired
-	var starting []int // minute at which each starting task runs
-	var queue []bucket
-	var metric, wake []float64
-	lastOut, lastIn, lastWake := -1<<30, -1<<30, -1<<30
+	f.running = f.desired
 	res := Result{Profile: p}
 	for t := 0; t < p.Minutes; t++ {
-		// tasks that finished starting
-		kept := starting[:0]
-		for _, at := range starting {
-			if at <= t {
-				running++
-			} else {
-				kept = append(kept, at)
-			}
-		}
-		starting = kept
-
-		before := 0.0
-		for _, b := range queue {
-			before += b.n
-		}
+		f.tasksStarted(t)
+		before := f.queued()
 		arrived := p.Uploads(t)
-		if arrived > 0 {
-			queue = append(queue, bucket{at: float64(t) + 0.5, n: arrived})
+		served := f.serve(t, arrived, float64(f.running)*perTaskMinute)
+		backlog, age := f.queued(), 0.0
+		if len(f.queue) > 0 {
+			age = (float64(t+1) - f.queue[0].at) * 60
 		}
-		capacity := float64(running) * perTaskMinute
-		served := 0.0
-		for capacity > 0 && len(queue) > 0 {
-			take := math.Min(capacity, queue[0].n)
-			queue[0].n -= take
-			capacity -= take
-			served += take
-			if queue[0].n <= 1e-9 {
-				queue = queue[1:]
-			}
-		}
-		backlog, age := 0.0, 0.0
-		for _, b := range queue {
-			backlog += b.n
-		}
-		if len(queue) > 0 {
-			age = (float64(t+1) - queue[0].at) * 60
-		}
-
-		// This minute's datapoints, as the template's expressions compute them from the 1-minute
-		// maxima of visible and in-flight messages: the larger of the backlog at the start and at
-		// the end of the minute, plus the messages being worked on (Little's law: served per
-		// minute x minutes per image per slot x slots; at least 1 while anything is served).
-		inFlight := served / perTaskMinute * float64(max(m.Concurrency, 1))
-		if served > 0 {
-			inFlight = math.Max(inFlight, 1)
-		}
-		sampled := math.Max(before, backlog) + inFlight
-		metric = append(metric, sampled/math.Max(float64(desired), 1)) // BacklogPerTaskExpression
-		w := 0.0
-		if desired < 1 {
-			w = sampled // WakeExpression
-		}
-		wake = append(wake, w)
-
-		// What the policies see: datapoints up to MetricLagMinutes ago.
-		seen := len(metric) - m.MetricLagMinutes
-		current := desired + 0 // the scalable target's capacity
-		if seen >= 3 && current > 0 && all(metric[seen-3:seen], func(v float64) bool { return v > m.Target }) &&
-			(t-lastOut)*60 >= m.ScaleOutCooldown {
-			if n := m.clamp(int(math.Ceil(float64(current) * metric[seen-1] / m.Target))); n > current {
-				desired, lastOut = n, t
-			}
-		}
-		if seen >= 15 && desired == current && all(metric[seen-15:seen], func(v float64) bool { return v < 0.9*m.Target }) &&
-			(t-lastIn)*60 >= m.ScaleInCooldown && (t-lastOut)*60 >= m.ScaleOutCooldown {
-			if n := m.clamp(int(math.Ceil(float64(current) * metric[seen-1] / m.Target))); n < current {
-				desired, lastIn = n, t
-			}
-		}
-		if wk := m.Wake; wk != nil && seen >= wk.EvaluationPeriods && (t-lastWake)*60 >= wk.Cooldown &&
-			all(wake[seen-wk.EvaluationPeriods:seen], func(v float64) bool { return v >= wk.Threshold }) {
-			v := wake[seen-1]
-			for _, st := range wk.Steps {
-				if v >= st.Lower {
-					if n := m.clamp(st.Tasks); n != desired {
-						desired = n
-					}
-				}
-			}
-			lastWake = t
-		}
-
-		// Start or stop tasks toward the desired count. A task stops once its work is handed
-		// back (scale-in protection keeps a busy one until then; within the minute here).
-		for running+len(starting) < desired {
-			starting = append(starting, t+1+m.TaskStartMinutes)
-		}
-		for running+len(starting) > desired {
-			if len(starting) > 0 {
-				starting = starting[:len(starting)-1]
-			} else {
-				running--
-			}
-		}
-		res.Minutes = append(res.Minutes, Minute{Arrived: arrived, Served: served, Backlog: backlog, OldestAge: age, Desired: desired, Running: running})
+		m.datapoints(f, before, backlog, served, perTaskMinute)
+		m.scale(f, t)
+		f.converge(t, m.TaskStartMinutes)
+		res.Minutes = append(res.Minutes, Minute{Arrived: arrived, Served: served, Backlog: backlog, OldestAge: age, Desired: f.desired, Running: f.running})
 	}
 	return res
+}
+
+// fleet is a run's state from minute to minute: the tasks, the queue, the datapoints the policies
+// read and when each policy last acted.
+type fleet struct {
+	desired, running int
+	starting         []int // minute at which each starting task runs
+	queue            []bucket
+	metric, wake     []float64 // one datapoint a minute: BacklogPerTaskExpression, WakeExpression
+
+	lastOut, lastIn, lastWake int // minutes
+}
+
+// tasksStarted counts the tasks that finished starting by minute t as running.
+func (f *fleet) tasksStarted(t int) {
+	kept := f.starting[:0]
+	for _, at := range f.starting {
+		if at <= t {
+			f.running++
+		} else {
+			kept = append(kept, at)
+		}
+	}
+	f.starting = kept
+}
+
+// queued is the number of messages in the queue.
+func (f *fleet) queued() float64 {
+	n := 0.0
+	for _, b := range f.queue {
+		n += b.n
+	}
+	return n
+}
+
+// serve queues the uploads arrived in minute t and serves up to capacity of the oldest first; it
+// returns how many were served.
+func (f *fleet) serve(t int, arrived, capacity float64) float64 {
+	if arrived > 0 {
+		f.queue = append(f.queue, bucket{at: float64(t) + 0.5, n: arrived})
+	}
+	served := 0.0
+	for capacity > 0 && len(f.queue) > 0 {
+		take := math.Min(capacity, f.queue[0].n)
+		f.queue[0].n -= take
+		capacity -= take
+		served += take
+		if f.queue[0].n <= 1e-9 {
+			f.queue = f.queue[1:]
+		}
+	}
+	return served
+}
+
+// datapoints appends this minute's datapoints, as the template's expressions compute them from the
+// 1-minute maxima of visible and in-flight messages: the larger of the backlog at the start and at
+// the end of the minute, plus the messages being worked on (Little's law: served per minute x
+// minutes per image per slot x slots; at least 1 while anything is served).
+func (m Model) datapoints(f *fleet, before, backlog, served, perTaskMinute float64) {
+	inFlight := served / perTaskMinute * float64(max(m.Concurrency, 1))
+	if served > 0 {
+		inFlight = math.Max(inFlight, 1)
+	}
+	sampled := math.Max(before, backlog) + inFlight
+	f.metric = append(f.metric, sampled/math.Max(float64(f.desired), 1)) // BacklogPerTaskExpression
+	w := 0.0
+	if f.desired < 1 {
+		w = sampled // WakeExpression
+	}
+	f.wake = append(f.wake, w)
+}
+
+// scale applies the policies at minute t to the desired count, as they see the datapoints: up to
+// MetricLagMinutes ago.
+func (m Model) scale(f *fleet, t int) {
+	seen := len(f.metric) - m.MetricLagMinutes
+	current := f.desired + 0 // the scalable target's capacity
+	if seen >= 3 && current > 0 && all(f.metric[seen-3:seen], func(v float64) bool { return v > m.Target }) &&
+		(t-f.lastOut)*60 >= m.ScaleOutCooldown {
+		if n := m.clamp(int(math.Ceil(float64(current) * f.metric[seen-1] / m.Target))); n > current {
+			f.desired, f.lastOut = n, t
+		}
+	}
+	if seen >= 15 && f.desired == current && all(f.metric[seen-15:seen], func(v float64) bool { return v < 0.9*m.Target }) &&
+		(t-f.lastIn)*60 >= m.ScaleInCooldown && (t-f.lastOut)*60 >= m.ScaleOutCooldown {
+		if n := m.clamp(int(math.Ceil(float64(current) * f.metric[seen-1] / m.Target))); n < current {
+			f.desired, f.lastIn = n, t
+		}
+	}
+	if wk := m.Wake; wk != nil && seen >= wk.EvaluationPeriods && (t-f.lastWake)*60 >= wk.Cooldown &&
+		all(f.wake[seen-wk.EvaluationPeriods:seen], func(v float64) bool { return v >= wk.Threshold }) {
+		v := f.wake[seen-1]
+		for _, st := range wk.Steps {
+			if v >= st.Lower {
+				if n := m.clamp(st.Tasks); n != f.desired {
+					f.desired = n
+				}
+			}
+		}
+		f.lastWake = t
+	}
+}
+
+// converge starts or stops tasks toward the desired count; a started task runs startMinutes after
+// the next minute. A task stops once its work is handed back (scale-in protection keeps a busy one
+// until then; within the minute here).
+func (f *fleet) converge(t, startMinutes int) {
+	for f.running+len(f.starting) < f.desired {
+		f.starting = append(f.starting, t+1+startMinutes)
+	}
+	for f.running+len(f.starting) > f.desired {
+		if len(f.starting) > 0 {
+			f.starting = f.starting[:len(f.starting)-1]
+		} else {
+			f.running--
+		}
+	}
 }
 
 func (m Model) clamp(n int) int { return min(max(n, m.MinTasks), m.MaxTasks) }
