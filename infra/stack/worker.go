@@ -257,33 +257,6 @@ func (w *Worker) scaleOnBacklog(queue awssqs.IQueue, settings Environment) {
 		MinCapacity: jsii.Number(settings.MinTasks),
 		MaxCapacity: jsii.Number(settings.MaxTasks),
 	})
-	sqsMetric := func(id, name string) *awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty {
-		return &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
-			Id: jsii.String(id), ReturnData: jsii.Bool(false),
-			MetricStat: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
-				Stat: jsii.String("Maximum"),
-				Metric: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricProperty{
-					Namespace: jsii.String("AWS/SQS"), MetricName: jsii.String(name),
-					Dimensions: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDimensionProperty{
-						{Name: jsii.String("QueueName"), Value: queue.QueueName()},
-					},
-				},
-			},
-		}
-	}
-	desired := &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
-		Id: jsii.String("desired"), ReturnData: jsii.Bool(false),
-		MetricStat: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
-			Stat: jsii.String("Maximum"),
-			Metric: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricProperty{
-				Namespace: jsii.String("ECS/ContainerInsights"), MetricName: jsii.String("DesiredTaskCount"),
-				Dimensions: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDimensionProperty{
-					{Name: jsii.String("ClusterName"), Value: w.cluster.ClusterName()},
-					{Name: jsii.String("ServiceName"), Value: w.service.ServiceName()},
-				},
-			},
-		},
-	}
 	// The L2 policy wires itself to the scalable target; its metric is then replaced by the
 	// expression, which the L2 does not take (it accepts a single metric only).
 	scaling.ScaleToTrackCustomMetric(jsii.String("BacklogPerTask"), &awsecs.TrackCustomMetricProps{
@@ -300,9 +273,9 @@ func (w *Worker) scaleOnBacklog(queue awssqs.IQueue, settings Environment) {
 			ScaleInCooldown:  jsii.Number(scaleInCooldown.Seconds()),
 			CustomizedMetricSpecification: &awsapplicationautoscaling.CfnScalingPolicy_CustomizedMetricSpecificationProperty{
 				Metrics: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
-					sqsMetric("visible", "ApproximateNumberOfMessagesVisible"),
-					sqsMetric("inflight", "ApproximateNumberOfMessagesNotVisible"),
-					desired,
+					sqsMaximum(queue, "visible", "ApproximateNumberOfMessagesVisible"),
+					sqsMaximum(queue, "inflight", "ApproximateNumberOfMessagesNotVisible"),
+					w.desiredTasks(),
 					{
 						Id:         jsii.String("perTask"),
 						Expression: jsii.String(BacklogPerTaskExpression),
@@ -315,6 +288,41 @@ func (w *Worker) scaleOnBacklog(queue awssqs.IQueue, settings Environment) {
 
 	if settings.MinTasks == 0 {
 		w.wakeFromZero(scaling, queue, settings)
+	}
+}
+
+// sqsMaximum is the 1-minute maximum of the queue's metric name: the input id of
+// BacklogPerTaskExpression.
+func sqsMaximum(queue awssqs.IQueue, id, name string) *awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty {
+	return &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
+		Id: jsii.String(id), ReturnData: jsii.Bool(false),
+		MetricStat: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
+			Stat: jsii.String("Maximum"),
+			Metric: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricProperty{
+				Namespace: jsii.String("AWS/SQS"), MetricName: jsii.String(name),
+				Dimensions: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDimensionProperty{
+					{Name: jsii.String("QueueName"), Value: queue.QueueName()},
+				},
+			},
+		},
+	}
+}
+
+// desiredTasks is the service's desired task count (Container Insights), as the input "desired"
+// of BacklogPerTaskExpression.
+func (w *Worker) desiredTasks() *awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty {
+	return &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDataQueryProperty{
+		Id: jsii.String("desired"), ReturnData: jsii.Bool(false),
+		MetricStat: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricStatProperty{
+			Stat: jsii.String("Maximum"),
+			Metric: &awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricProperty{
+				Namespace: jsii.String("ECS/ContainerInsights"), MetricName: jsii.String("DesiredTaskCount"),
+				Dimensions: &[]*awsapplicationautoscaling.CfnScalingPolicy_TargetTrackingMetricDimensionProperty{
+					{Name: jsii.String("ClusterName"), Value: w.cluster.ClusterName()},
+					{Name: jsii.String("ServiceName"), Value: w.service.ServiceName()},
+				},
+			},
+		},
 	}
 }
 
