@@ -51,6 +51,13 @@ const (
 //   - the age of the oldest work-queue message.
 func NewMonitoring(scope constructs.Construct, id string, props *MonitoringProps) *Monitoring {
 	m := &Monitoring{Construct: constructs.NewConstruct(scope, jsii.String(id))}
+	m.addAlarms(props)
+	m.dashboard = m.newDashboard(props)
+	return m
+}
+
+// addAlarms creates the alarms, each notifying the ops topic when it fires and when it is OK again.
+func (m *Monitoring) addAlarms(props *MonitoringProps) {
 	notify := awscloudwatchactions.NewSnsAction(props.OpsTopic)
 	alarm := func(id, description string, metric awscloudwatch.IMetric, threshold float64, periods int) {
 		a := awscloudwatch.NewAlarm(m.Construct, jsii.String(id), &awscloudwatch.AlarmProps{
@@ -75,22 +82,13 @@ func NewMonitoring(scope constructs.Construct, id string, props *MonitoringProps
 		tasksMissing(props.Cluster, props.Service), 0, crashLoopMinutes)
 	alarm("OldestMessage", "The oldest work-queue message is older than the threshold: the worker is not keeping up or not running.",
 		props.WorkQueue.MetricApproximateAgeOfOldestMessage(maxPerMinute()), props.OldestMessageAlarm.Seconds(), 1)
+}
 
+// newDashboard creates the dashboard: the queues, the worker's own metrics, the tasks.
+func (m *Monitoring) newDashboard(props *MonitoringProps) awscloudwatch.Dashboard {
 	running := containerInsights(props.Cluster, props.Service, "RunningTaskCount", "Running tasks")
 	desired := containerInsights(props.Cluster, props.Service, "DesiredTaskCount", "Desired tasks")
-	graph := func(title string, metrics ...awscloudwatch.IMetric) awscloudwatch.IWidget {
-		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-			Title: jsii.String(title), Left: &metrics, Width: jsii.Number(12),
-		})
-	}
-	worker := func(name, stat, label string) awscloudwatch.IMetric {
-		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace: jsii.String(MetricsNamespace), MetricName: jsii.String(name),
-			DimensionsMap: &map[string]*string{"Stack": awscdk.Aws_STACK_NAME()},
-			Statistic:     jsii.String(stat), Period: awscdk.Duration_Minutes(jsii.Number(1)), Label: jsii.String(label),
-		})
-	}
-	m.dashboard = awscloudwatch.NewDashboard(m.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+	return awscloudwatch.NewDashboard(m.Construct, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		Widgets: &[]*[]awscloudwatch.IWidget{
 			{
 				graph("Queue depth",
@@ -102,17 +100,32 @@ func NewMonitoring(scope constructs.Construct, id string, props *MonitoringProps
 			},
 			{
 				graph("Worker: images per minute",
-					worker("Processed", "Sum", "Processed"), worker("Failed", "Sum", "Failed"), worker("Skipped", "Sum", "Skipped")),
+					workerMetric("Processed", "Sum", "Processed"), workerMetric("Failed", "Sum", "Failed"), workerMetric("Skipped", "Sum", "Skipped")),
 				graph("Worker: upload to notification (ms)",
-					worker("Latency", "p50", "p50"), worker("Latency", "p99", "p99")),
+					workerMetric("Latency", "p50", "p50"), workerMetric("Latency", "p99", "p99")),
 			},
 			{
 				graph("Tasks", running, desired),
-				graph("Worker errors and memory-budget waits", props.WorkerErrors, worker("MemoryWaits", "Sum", "Memory-budget waits")),
+				graph("Worker errors and memory-budget waits", props.WorkerErrors, workerMetric("MemoryWaits", "Sum", "Memory-budget waits")),
 			},
 		},
 	})
-	return m
+}
+
+// graph is a half-width dashboard graph of the metrics.
+func graph(title string, metrics ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+	return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String(title), Left: &metrics, Width: jsii.Number(12),
+	})
+}
+
+// workerMetric is one of the metrics the worker publishes in MetricsNamespace, per minute.
+func workerMetric(name, stat, label string) awscloudwatch.IMetric {
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace: jsii.String(MetricsNamespace), MetricName: jsii.String(name),
+		DimensionsMap: &map[string]*string{"Stack": awscdk.Aws_STACK_NAME()},
+		Statistic:     jsii.String(stat), Period: awscdk.Duration_Minutes(jsii.Number(1)), Label: jsii.String(label),
+	})
 }
 
 // Dashboard is the stack's CloudWatch dashboard.
