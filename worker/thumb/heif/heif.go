@@ -251,45 +251,13 @@ func (f *File) parseMeta(body []byte) error {
 			v, _ := r.full()
 			f.Primary = r.id(v == 0)
 		case "iinf":
-			v, _ := r.full()
-			if v == 0 {
-				r.u16()
-			} else {
-				r.u32()
-			}
-			if r.err != nil {
-				return r.err
-			}
-			return boxes(r.b, func(typ string, body []byte) error {
-				if typ == "infe" {
-					return f.parseInfe(body)
-				}
-				return nil
-			})
+			return f.parseIinf(body)
 		case "iloc":
 			return f.parseIloc(body)
 		case "iref":
-			v, _ := r.full()
-			if r.err != nil {
-				return r.err
-			}
-			return boxes(r.b, func(typ string, body []byte) error { return f.parseRef(typ, body, v == 0) })
+			return f.parseIref(body)
 		case "iprp":
-			return boxes(body, func(typ string, body []byte) error {
-				switch typ {
-				case "ipco":
-					return boxes(body, func(typ string, body []byte) error {
-						if len(ipco) >= maxEntries {
-							return FormatError("too many properties")
-						}
-						ipco = append(ipco, [2]any{typ, body})
-						return nil
-					})
-				case "ipma":
-					ipma = append(ipma, body)
-				}
-				return nil
-			})
+			return parseIprp(body, &ipco, &ipma)
 		case "idat":
 			idat = body
 		}
@@ -303,6 +271,65 @@ func (f *File) parseMeta(body []byte) error {
 			return err
 		}
 	}
+	if err := f.checkIdat(idat); err != nil {
+		return err
+	}
+	f.idat = idat
+	return nil
+}
+
+// parseIinf reads the item information box: one infe box per item.
+func (f *File) parseIinf(body []byte) error {
+	r := &reader{b: body}
+	v, _ := r.full()
+	if v == 0 {
+		r.u16()
+	} else {
+		r.u32()
+	}
+	if r.err != nil {
+		return r.err
+	}
+	return boxes(r.b, func(typ string, body []byte) error {
+		if typ == "infe" {
+			return f.parseInfe(body)
+		}
+		return nil
+	})
+}
+
+// parseIref reads the item reference box: one box per reference type and item.
+func (f *File) parseIref(body []byte) error {
+	r := &reader{b: body}
+	v, _ := r.full()
+	if r.err != nil {
+		return r.err
+	}
+	return boxes(r.b, func(typ string, body []byte) error { return f.parseRef(typ, body, v == 0) })
+}
+
+// parseIprp collects the item properties box's properties (ipco, in order) and associations (ipma),
+// which parseMeta resolves once every item is known.
+func parseIprp(body []byte, ipco *[][2]any, ipma *[][]byte) error {
+	return boxes(body, func(typ string, body []byte) error {
+		switch typ {
+		case "ipco":
+			return boxes(body, func(typ string, body []byte) error {
+				if len(*ipco) >= maxEntries {
+					return FormatError("too many properties")
+				}
+				*ipco = append(*ipco, [2]any{typ, body})
+				return nil
+			})
+		case "ipma":
+			*ipma = append(*ipma, body)
+		}
+		return nil
+	})
+}
+
+// checkIdat refuses an item stored in the idat box whose extents lie outside it.
+func (f *File) checkIdat(idat []byte) error {
 	for _, it := range f.Items {
 		if it.inIdat {
 			for _, e := range it.Extents {
@@ -312,7 +339,6 @@ func (f *File) parseMeta(body []byte) error {
 			}
 		}
 	}
-	f.idat = idat
 	return nil
 }
 
