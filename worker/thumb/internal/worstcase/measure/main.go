@@ -53,27 +53,9 @@ func run(mp float64, dir string, bins []string, only string, row, work int, extr
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	var files, names []string
-	for _, c := range worstcase.Cases() {
-		if only != "" && !strings.Contains(c.Name, only) {
-			continue
-		}
-		path := filepath.Join(dir, fmt.Sprintf("%s-%dx%d%s", c.Name, side, side, c.Ext))
-		if _, err := os.Stat(path); err != nil {
-			t0 := time.Now()
-			c.Name = fmt.Sprintf("%s-%dx%d", c.Name, side, side)
-			p, err := worstcase.WriteFile(c, dir, side, side)
-			if errors.Is(err, worstcase.ErrNoTool) {
-				fmt.Fprintf(os.Stderr, "skipping %s: %v\n", c.Name, err)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "wrote %s in %v\n", p, time.Since(t0).Round(time.Millisecond))
-		}
-		files = append(files, path)
-		names = append(names, c.Name)
+	files, names, err := writeCases(dir, side, only)
+	if err != nil {
+		return err
 	}
 	idleFile := filepath.Join(dir, "idle.png")
 	if _, err := os.Stat(idleFile); err != nil {
@@ -101,6 +83,55 @@ func run(mp float64, dir string, bins []string, only string, row, work int, extr
 		idle[i] = s.peak
 		fmt.Fprintf(os.Stderr, "%s idle peak: %.1f MB\n", b, float64(s.peak)/1e6)
 	}
+	if err := measureEach(files, names, bins, out, extra, idle); err != nil {
+		return err
+	}
+	if row > 0 && len(files) > 0 {
+		if err := measureRow(files, row, bins, out, extra, idle); err != nil {
+			return err
+		}
+	}
+	if work > 0 && len(files) > 0 {
+		for _, b := range bins {
+			if err := workRow(b, files, work); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeCases writes the cases whose name contains only (all when it is empty) at side x side into
+// dir, unless a file of that name is already there, and returns their paths and names. A case
+// whose tool is missing is skipped.
+func writeCases(dir string, side int, only string) (files, names []string, err error) {
+	for _, c := range worstcase.Cases() {
+		if only != "" && !strings.Contains(c.Name, only) {
+			continue
+		}
+		path := filepath.Join(dir, fmt.Sprintf("%s-%dx%d%s", c.Name, side, side, c.Ext))
+		if _, err := os.Stat(path); err != nil {
+			t0 := time.Now()
+			c.Name = fmt.Sprintf("%s-%dx%d", c.Name, side, side)
+			p, err := worstcase.WriteFile(c, dir, side, side)
+			if errors.Is(err, worstcase.ErrNoTool) {
+				fmt.Fprintf(os.Stderr, "skipping %s: %v\n", c.Name, err)
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s in %v\n", p, time.Since(t0).Round(time.Millisecond))
+		}
+		files = append(files, path)
+		names = append(names, c.Name)
+	}
+	return files, names, nil
+}
+
+// measureEach prints one table row per file: its size, and per binary the peak above that
+// binary's idle peak, the wall time and the result.
+func measureEach(files, names, bins []string, out string, extra []string, idle []int64) error {
 	for i, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {
@@ -116,25 +147,22 @@ func run(mp float64, dir string, bins []string, only string, row, work int, extr
 		}
 		fmt.Println()
 	}
-	if row > 0 && len(files) > 0 {
-		var in []string
-		for i := range row {
-			in = append(in, files[i%len(files)])
-		}
-		for j, b := range bins {
-			s, err := thumbnail(b, out, extra, in...)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("\n%s: %d worst cases in one process: peak %.0f MB (%.0f MB above idle), %.1f s\n", b, row, float64(s.peak)/1e6, float64(s.peak-idle[j])/1e6, s.wall.Seconds())
-		}
+	return nil
+}
+
+// measureRow makes row thumbnails of the files in turn in one process per binary and prints its
+// peak.
+func measureRow(files []string, row int, bins []string, out string, extra []string, idle []int64) error {
+	var in []string
+	for i := range row {
+		in = append(in, files[i%len(files)])
 	}
-	if work > 0 && len(files) > 0 {
-		for _, b := range bins {
-			if err := workRow(b, files, work); err != nil {
-				return err
-			}
+	for j, b := range bins {
+		s, err := thumbnail(b, out, extra, in...)
+		if err != nil {
+			return err
 		}
+		fmt.Printf("\n%s: %d worst cases in one process: peak %.0f MB (%.0f MB above idle), %.1f s\n", b, row, float64(s.peak)/1e6, float64(s.peak-idle[j])/1e6, s.wall.Seconds())
 	}
 	return nil
 }

@@ -55,8 +55,22 @@ func workRow(bin string, files []string, n int) error {
 	defer close(stop)
 	go samplePeak(cmd.Process.Pid, &peak, stop)
 
-	s3c, sqsc := stack.S3Client(), stack.SQSClient()
 	t0 := time.Now()
+	if err := uploadRow(ctx, stack, files, n); err != nil {
+		return err
+	}
+	statuses, err := awaitOutcomes(ctx, stack, n, t0, &logs)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%s work, dev task settings (concurrency 1, budget %d MiB, GOMEMLIMIT %d MiB): %d worst cases in a row: peak RSS %.0f MB, %.1f s; outcomes %v\n",
+		bin, total>>20, budget.GoMemLimit(taskMemory)>>20, n, float64(peak.Load())/1e6, time.Since(t0).Seconds(), statuses)
+	return nil
+}
+
+// uploadRow uploads n of the files, the cases in turn, to the stack's source bucket.
+func uploadRow(ctx context.Context, stack *emulate.Stack, files []string, n int) error {
+	s3c := stack.S3Client()
 	for i := range n {
 		f := files[i%len(files)]
 		body, err := os.ReadFile(f)
@@ -68,14 +82,21 @@ func workRow(bin string, files []string, n int) error {
 			return fmt.Errorf("upload %s: %w", key, err)
 		}
 	}
+	return nil
+}
+
+// awaitOutcomes waits, up to 20 minutes after t0, for n notifications, and counts them by status
+// and reason. Past the 20 minutes the error carries the worker's logs.
+func awaitOutcomes(ctx context.Context, stack *emulate.Stack, n int, t0 time.Time, logs *bytes.Buffer) (map[string]int, error) {
+	sqsc := stack.SQSClient()
 	statuses := map[string]int{}
 	for got := 0; got < n; {
 		if time.Since(t0) > 20*time.Minute {
-			return fmt.Errorf("%d of %d notifications in 20 minutes\n%s", got, n, logs.String())
+			return nil, fmt.Errorf("%d of %d notifications in 20 minutes\n%s", got, n, logs.String())
 		}
 		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.NotificationQueueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, m := range out.Messages {
 			var env struct {
@@ -86,9 +107,7 @@ func workRow(bin string, files []string, n int) error {
 			got++
 		}
 	}
-	fmt.Printf("\n%s work, dev task settings (concurrency 1, budget %d MiB, GOMEMLIMIT %d MiB): %d worst cases in a row: peak RSS %.0f MB, %.1f s; outcomes %v\n",
-		bin, total>>20, budget.GoMemLimit(taskMemory)>>20, n, float64(peak.Load())/1e6, time.Since(t0).Seconds(), statuses)
-	return nil
+	return statuses, nil
 }
 
 // samplePeak keeps peak at the process's VmHWM until stop.
