@@ -27,18 +27,7 @@ type ThumbnailStackProps struct {
 
 // NewThumbnailStack creates the whole pipeline for one environment.
 func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailStackProps) awscdk.Stack {
-	sprops := props.StackProps
-	if sprops.StackName == nil {
-		sprops.StackName = jsii.String(props.Env.StackName())
-	}
-	if sprops.Description == nil {
-		sprops.Description = jsii.String("thumbq (" + props.Env.Name + "): S3 uploads -> EventBridge -> SQS -> Fargate worker -> thumbnails, SNS")
-	}
-	stack := awscdk.NewStack(scope, jsii.String(id), &sprops)
-	// Not on dashboards: AWS::CloudWatch::Dashboard takes no Tags (cfn-lint E3002).
-	untaggable := &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard")}
-	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("thumbq"), untaggable)
-	awscdk.Tags_Of(stack).Add(jsii.String("env"), jsii.String(props.Env.Name), untaggable)
+	stack := newTaggedStack(scope, id, props)
 	env := props.Env
 
 	storage := NewStorage(stack, "Storage", &StorageProps{
@@ -56,15 +45,7 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 		OpsEmails:    env.OpsEmails,
 		EmailDigest:  env.EmailDigest,
 	})
-	var dig *Digest
-	if env.EmailDigest {
-		dig = NewDigest(stack, "Digest", &DigestProps{
-			RepoRoot:     props.RepoRoot,
-			EmailTopic:   notes.DigestTopic(),
-			LogRetention: env.LogRetention,
-			Retain:       env.Retain,
-		})
-	}
+	dig := newEmailDigest(stack, props, notes)
 	links := NewLinks(stack, "Links", &LinksProps{
 		RepoRoot:        props.RepoRoot,
 		ThumbnailBucket: storage.ThumbnailBucket(),
@@ -98,6 +79,37 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 
 	addOutputs(stack, storage, ingest, notes, worker, monitoring, links, dig)
 	return stack
+}
+
+// newTaggedStack creates the stack, named and described after the environment unless props say
+// otherwise, with its resources tagged app=thumbq and env=<name>.
+func newTaggedStack(scope constructs.Construct, id string, props *ThumbnailStackProps) awscdk.Stack {
+	sprops := props.StackProps
+	if sprops.StackName == nil {
+		sprops.StackName = jsii.String(props.Env.StackName())
+	}
+	if sprops.Description == nil {
+		sprops.Description = jsii.String("thumbq (" + props.Env.Name + "): S3 uploads -> EventBridge -> SQS -> Fargate worker -> thumbnails, SNS")
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &sprops)
+	// Not on dashboards: AWS::CloudWatch::Dashboard takes no Tags (cfn-lint E3002).
+	untaggable := &awscdk.TagProps{ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard")}
+	awscdk.Tags_Of(stack).Add(jsii.String("app"), jsii.String("thumbq"), untaggable)
+	awscdk.Tags_Of(stack).Add(jsii.String("env"), jsii.String(props.Env.Name), untaggable)
+	return stack
+}
+
+// newEmailDigest creates the digest when the environment asks for one (EmailDigest); nil otherwise.
+func newEmailDigest(stack awscdk.Stack, props *ThumbnailStackProps, notes *Notifications) *Digest {
+	if !props.Env.EmailDigest {
+		return nil
+	}
+	return NewDigest(stack, "Digest", &DigestProps{
+		RepoRoot:     props.RepoRoot,
+		EmailTopic:   notes.DigestTopic(),
+		LogRetention: props.Env.LogRetention,
+		Retain:       props.Env.Retain,
+	})
 }
 
 // Output names of the stack: what an operator (and the moto end-to-end test) configures a worker
