@@ -235,25 +235,33 @@ func moveByHand(ctx context.Context, q AdminSQS, from, to string, opts RedriveOp
 				r.Left[code]++
 				continue
 			}
-			attrs := map[string]sqstypes.MessageAttributeValue{}
-			for k, v := range m.MessageAttributes {
-				if k != AttrReason && k != AttrDetail && k != AttrSourceMessageID {
-					attrs[k] = v
-				}
-			}
-			if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &to, MessageBody: m.Body, MessageAttributes: attrs}); err != nil {
+			if err := moveMessage(ctx, q, from, to, m); err != nil {
 				held = append(held, unmoved...)
-				return fmt.Errorf("send to %s: %w", to, err)
-			}
-			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &from, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				held = append(held, unmoved...)
-				return fmt.Errorf("delete from %s after sending its copy: %w", from, err)
+				return err
 			}
 			r.Moved++
 		}
 		if fresh == 0 {
 			return nil // nothing more to see: the rest is in flight elsewhere or gone
 		}
+	}
+	return nil
+}
+
+// moveMessage sends a copy of m to the queue to, without the attributes the dead-lettering added,
+// then deletes m from the queue from.
+func moveMessage(ctx context.Context, q AdminSQS, from, to string, m sqstypes.Message) error {
+	attrs := map[string]sqstypes.MessageAttributeValue{}
+	for k, v := range m.MessageAttributes {
+		if k != AttrReason && k != AttrDetail && k != AttrSourceMessageID {
+			attrs[k] = v
+		}
+	}
+	if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &to, MessageBody: m.Body, MessageAttributes: attrs}); err != nil {
+		return fmt.Errorf("send to %s: %w", to, err)
+	}
+	if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &from, ReceiptHandle: m.ReceiptHandle}); err != nil {
+		return fmt.Errorf("delete from %s after sending its copy: %w", from, err)
 	}
 	return nil
 }
