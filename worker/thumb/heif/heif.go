@@ -372,9 +372,9 @@ func (f *File) parseIloc(body []byte) error {
 		return UnsupportedError(fmt.Sprintf("iloc version %d", v))
 	}
 	s := r.u16()
-	offSize, lenSize, baseSize, idxSize := int(s>>12), int(s>>8&15), int(s>>4&15), int(s&15)
+	sz := ilocSizes{off: int(s >> 12), length: int(s >> 8 & 15), base: int(s >> 4 & 15), idx: int(s & 15)}
 	if v == 0 {
-		idxSize = 0
+		sz.idx = 0
 	}
 	var n uint32
 	if v < 2 {
@@ -386,46 +386,59 @@ func (f *File) parseIloc(body []byte) error {
 		return FormatError("too many items in iloc")
 	}
 	for range n {
-		it, err := f.item(r.id(v < 2))
-		if err != nil {
+		if err := f.parseIlocItem(r, v, sz); err != nil {
 			return err
-		}
-		method := uint16(0)
-		if v >= 1 {
-			method = r.u16() & 15
-		}
-		if ref := r.u16(); ref != 0 {
-			return UnsupportedError(fmt.Sprintf("item %d is stored in another file", it.ID))
-		}
-		base := r.uint(baseSize)
-		count := int(r.u16())
-		if r.err != nil {
-			return r.err
-		}
-		if count > maxEntries {
-			return FormatError("too many extents")
-		}
-		switch method {
-		case 0:
-		case 1:
-			it.inIdat = true
-		default:
-			return UnsupportedError(fmt.Sprintf("item %d uses construction method %d", it.ID, method))
-		}
-		it.Extents = it.Extents[:0]
-		for range count {
-			r.uint(idxSize)
-			off, length := r.uint(offSize), r.uint(lenSize)
-			if r.err != nil {
-				return r.err
-			}
-			if off > ^uint64(0)-base {
-				return FormatError("extent offset overflows")
-			}
-			it.Extents = append(it.Extents, Extent{base + off, length})
 		}
 	}
 	return r.err
+}
+
+// ilocSizes are the sizes in bytes of the offset, length, base offset and extent index fields of
+// an iloc box (each 0, 4 or 8).
+type ilocSizes struct{ off, length, base, idx int }
+
+// parseIlocItem reads one item's location from an iloc box of version v: where its data is
+// stored (the file or the idat box) and its extents.
+func (f *File) parseIlocItem(r *reader, v uint8, sz ilocSizes) error {
+	it, err := f.item(r.id(v < 2))
+	if err != nil {
+		return err
+	}
+	method := uint16(0)
+	if v >= 1 {
+		method = r.u16() & 15
+	}
+	if ref := r.u16(); ref != 0 {
+		return UnsupportedError(fmt.Sprintf("item %d is stored in another file", it.ID))
+	}
+	base := r.uint(sz.base)
+	count := int(r.u16())
+	if r.err != nil {
+		return r.err
+	}
+	if count > maxEntries {
+		return FormatError("too many extents")
+	}
+	switch method {
+	case 0:
+	case 1:
+		it.inIdat = true
+	default:
+		return UnsupportedError(fmt.Sprintf("item %d uses construction method %d", it.ID, method))
+	}
+	it.Extents = it.Extents[:0]
+	for range count {
+		r.uint(sz.idx)
+		off, length := r.uint(sz.off), r.uint(sz.length)
+		if r.err != nil {
+			return r.err
+		}
+		if off > ^uint64(0)-base {
+			return FormatError("extent offset overflows")
+		}
+		it.Extents = append(it.Extents, Extent{base + off, length})
+	}
+	return nil
 }
 
 func (f *File) parseRef(typ string, body []byte, short bool) error {
