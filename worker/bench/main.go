@@ -57,6 +57,52 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	rep, err := measure(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	return writeResults(o, rep, stdout, stderr)
+}
+
+// parseFlags reads the options from args, fills in their defaults and makes the work and input
+// folders, whose paths it makes absolute.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := newFlagSet(&o, stderr)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.repeat < 1 || o.k12 < 2 || o.k50 < 2 || o.workers < 1 || o.images < 1 || o.latency < 1 {
+		return o, fmt.Errorf("-repeat, -workers, -images and -latency must be at least 1, -k and -k50 at least 2")
+	}
+	if o.command == "" {
+		o.command = "go run ./worker/bench " + strings.Join(args, " ")
+	}
+	if o.in == "" {
+		o.in = filepath.Join(o.dir, "inputs")
+	}
+	if o.out == "" {
+		o.out = filepath.Join(o.dir, "results.md")
+	}
+	for _, p := range []*string{&o.dir, &o.in} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return o, err
+		}
+		*p = abs
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// newFlagSet is bench's flags, bound to o, with its usage written to stderr.
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -65,7 +111,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "measures the pipeline's throughput and latency through the emulated stack.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	var o options
 	fs.StringVar(&o.dir, "dir", ".bench", "work folder: the thumbq binary, the copies and thumbnails of each run")
 	fs.StringVar(&o.in, "in", "", "folder of the inputs, made there by their recipes when missing (default <dir>/inputs)")
 	fs.StringVar(&o.out, "out", "", "file the results are written to, besides standard output (default <dir>/results.md)")
@@ -81,48 +126,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.engine, "engine", true, "measure the engine against the reference tools")
 	fs.StringVar(&o.readme, "readme", "", "also write the results between the bench markers of this file (e.g. README.md)")
 	fs.StringVar(&o.command, "command", "", "the command line to print with the results (default: this program's)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if o.repeat < 1 || o.k12 < 2 || o.k50 < 2 || o.workers < 1 || o.images < 1 || o.latency < 1 {
-		return fmt.Errorf("-repeat, -workers, -images and -latency must be at least 1, -k and -k50 at least 2")
-	}
-	if o.command == "" {
-		o.command = "go run ./worker/bench " + strings.Join(args, " ")
-	}
-	if o.in == "" {
-		o.in = filepath.Join(o.dir, "inputs")
-	}
-	if o.out == "" {
-		o.out = filepath.Join(o.dir, "results.md")
-	}
-	for _, p := range []*string{&o.dir, &o.in} {
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			return err
-		}
-		*p = abs
-		if err := os.MkdirAll(abs, 0o755); err != nil {
-			return err
-		}
-	}
+	return fs
+}
 
+// measure measures what o selects: the engine, the pipeline, or both.
+func measure(ctx context.Context, o options, log io.Writer) (report, error) {
 	rep := report{Env: describeEnv(ctx, o.command)}
 	if o.engine {
-		ms, err := measureEngine(ctx, o, stderr)
+		ms, err := measureEngine(ctx, o, log)
 		if err != nil {
-			return err
+			return rep, err
 		}
 		rep.Engine = ms
 	}
 	if o.pipeline {
-		pr, err := measurePipeline(ctx, o, stderr)
+		pr, err := measurePipeline(ctx, o, log)
 		if err != nil {
-			return err
+			return rep, err
 		}
 		rep.Pipeline = &pr
 	}
 	rep.Env.LoadEnd = loadAverage()
+	return rep, nil
+}
+
+// writeResults writes rep to stdout, to o.out and, when o.readme is set, into its bench section.
+func writeResults(o options, rep report, stdout, stderr io.Writer) error {
 	text := rep.markdown()
 	fmt.Fprint(stdout, text)
 	if err := os.WriteFile(o.out, []byte(text), 0o644); err != nil {

@@ -75,11 +75,7 @@ func measurePipeline(ctx context.Context, o options, log io.Writer) (pipelineRes
 // `thumbq work` and `thumbq local` wire them, through the real SDK clients), uploads data n times
 // under distinct keys and waits for every notification on the stack's notification queue.
 func runPipeline(ctx context.Context, prefix string, data []byte, workers, n int, burst bool) (pipelineRun, error) {
-	logger := slog.New(slog.DiscardHandler)
-	wc := config.Defaults()
-	wc.Concurrency = workers
-	wc.VisibilityTimeout, wc.GracePeriod = 30*time.Second, 10*time.Second
-	wc.WaitTime = time.Second // as thumbq local: a stop at the end need not wait out a 20 s poll
+	wc := benchConfig(workers)
 	stack, err := emulate.Start(ctx, emulate.Options{Prefix: prefix, VisibilityTimeout: wc.VisibilityTimeout})
 	if err != nil {
 		return pipelineRun{}, err
@@ -90,73 +86,114 @@ func runPipeline(ctx context.Context, prefix string, data []byte, workers, n int
 		return pipelineRun{}, err
 	}
 	s3c, sqsc := stack.S3Client(), stack.SQSClient()
-	c := queue.NewConsumer(wc, sqsc, &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}, logger)
-
-	workCtx, stopWork := context.WithCancel(ctx)
-	workDone := make(chan struct{})
-	go func() { defer close(workDone); c.Run(workCtx) }()
-	defer func() { stopWork(); <-workDone }()
-
-	readCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
-	notes := make(chan notification, n)
-	const readers = 2
-	var readersWG sync.WaitGroup
-	for range readers {
-		readersWG.Add(1)
-		go func() { defer readersWG.Done(); readNotifications(readCtx, sqsc, stack.NotificationQueueURL, notes) }()
-	}
-	defer readersWG.Wait()
+	c := queue.NewConsumer(wc, sqsc, &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}, slog.New(slog.DiscardHandler))
+	defer startConsumer(ctx, c)()
+	notes, stopReading := startReaders(ctx, sqsc, stack.NotificationQueueURL, n)
 	defer stopReading()
 
 	r := pipelineRun{Workers: workers, Images: n, Burst: burst}
-	uploaded := make(map[string]time.Time, n)
-	seen := make(map[string]bool, n)
-	timeout := time.NewTimer(time.Duration(n)*2*time.Second + 30*time.Second)
-	defer timeout.Stop()
-	wait := func(want int) error {
-		for len(seen) < want {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-timeout.C:
-				return fmt.Errorf("%d of %d notifications arrived in time", len(seen), n)
-			case note := <-notes:
-				t0, ok := uploaded[note.Key]
-				if !ok || seen[note.Key] {
-					continue // not ours, or a second delivery
-				}
-				if note.Status != string(pipeline.OK) {
-					return fmt.Errorf("%s: %s (%s)", note.Key, note.Status, note.Reason)
-				}
-				seen[note.Key] = true
-				r.latencies = append(r.latencies, note.At.Sub(t0))
-			}
-		}
-		return nil
-	}
+	a := newArrivals(notes, n)
+	defer a.timeout.Stop()
 	start := time.Now()
-	for i := range n {
-		key := fmt.Sprintf("bench/%04d.jpg", i)
-		_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key,
-			Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
-		if err != nil {
-			return r, fmt.Errorf("put %s: %w", key, err)
-		}
-		uploaded[key] = time.Now()
-		if !burst {
-			if err := wait(i + 1); err != nil {
-				return r, err
-			}
-		}
-	}
-	if err := wait(n); err != nil {
+	err = uploadAll(ctx, s3c, stack.SourceBucket, data, n, burst, a)
+	r.latencies = a.latencies
+	if err != nil {
 		return r, err
 	}
 	r.Elapsed = time.Since(start)
 	r.PerSecond = float64(n) / r.Elapsed.Seconds()
 	r.P50, r.P99 = percentile(r.latencies, 50), percentile(r.latencies, 99)
 	return r, nil
+}
+
+// benchConfig is the worker's configuration for the bench's runs, with workers at once.
+func benchConfig(workers int) config.Config {
+	wc := config.Defaults()
+	wc.Concurrency = workers
+	wc.VisibilityTimeout, wc.GracePeriod = 30*time.Second, 10*time.Second
+	wc.WaitTime = time.Second // as thumbq local: a stop at the end need not wait out a 20 s poll
+	return wc
+}
+
+// startConsumer runs c until the returned stop is called, which waits for it to return.
+func startConsumer(ctx context.Context, c *queue.Consumer) (stop func()) {
+	workCtx, stopWork := context.WithCancel(ctx)
+	workDone := make(chan struct{})
+	go func() { defer close(workDone); c.Run(workCtx) }()
+	return func() { stopWork(); <-workDone }
+}
+
+// startReaders reads the notifications of the queue at url into the returned channel, which holds
+// n, until the returned stop is called, which waits for the readers to return.
+func startReaders(ctx context.Context, sqsc *sqs.Client, url string, n int) (<-chan notification, func()) {
+	readCtx, stopReading := context.WithCancel(ctx)
+	notes := make(chan notification, n)
+	const readers = 2
+	var readersWG sync.WaitGroup
+	for range readers {
+		readersWG.Add(1)
+		go func() { defer readersWG.Done(); readNotifications(readCtx, sqsc, url, notes) }()
+	}
+	return notes, func() { stopReading(); readersWG.Wait(); stopReading() }
+}
+
+// uploadAll puts data n times under distinct keys: all at once when burst, else each after the
+// last one's notification; then it waits for every notification.
+func uploadAll(ctx context.Context, s3c *s3.Client, bucket string, data []byte, n int, burst bool, a *arrivals) error {
+	for i := range n {
+		key := fmt.Sprintf("bench/%04d.jpg", i)
+		_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key,
+			Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+		if err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+		a.uploaded[key] = time.Now()
+		if !burst {
+			if err := a.wait(ctx, i+1); err != nil {
+				return err
+			}
+		}
+	}
+	return a.wait(ctx, n)
+}
+
+// arrivals matches the notifications to the uploads and keeps each upload's latency.
+type arrivals struct {
+	notes     <-chan notification
+	n         int                  // uploads in all
+	uploaded  map[string]time.Time // key -> end of its PutObject
+	seen      map[string]bool      // keys notified
+	timeout   *time.Timer          // for all n
+	latencies []time.Duration
+}
+
+func newArrivals(notes <-chan notification, n int) *arrivals {
+	return &arrivals{notes: notes, n: n, uploaded: make(map[string]time.Time, n), seen: make(map[string]bool, n),
+		timeout: time.NewTimer(time.Duration(n)*2*time.Second + 30*time.Second)}
+}
+
+// wait returns when want uploads have been notified, or with why not: a cancelled ctx, the
+// timeout, or a notification that is not ok.
+func (a *arrivals) wait(ctx context.Context, want int) error {
+	for len(a.seen) < want {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.timeout.C:
+			return fmt.Errorf("%d of %d notifications arrived in time", len(a.seen), a.n)
+		case note := <-a.notes:
+			t0, ok := a.uploaded[note.Key]
+			if !ok || a.seen[note.Key] {
+				continue // not ours, or a second delivery
+			}
+			if note.Status != string(pipeline.OK) {
+				return fmt.Errorf("%s: %s (%s)", note.Key, note.Status, note.Reason)
+			}
+			a.seen[note.Key] = true
+			a.latencies = append(a.latencies, note.At.Sub(t0))
+		}
+	}
+	return nil
 }
 
 // notification is what the bench needs of one SNS notification delivered to a queue.

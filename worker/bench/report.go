@@ -162,79 +162,109 @@ func find(ms []measurement, input, tool string) (measurement, bool) {
 
 func (r report) markdown() string {
 	var b bytes.Buffer
-	e := r.Env
-	fmt.Fprintf(&b, "Measured %s on %s (%s), %s, thumbq %s; %s.\n", e.Date, e.Machine, e.CPU, e.Go, or(e.Commit, "(no git)"), strings.Join(e.Tools, ", "))
-	if e.LoadStart != "" && e.LoadEnd != "" {
-		fmt.Fprintf(&b, "Load average %s at the start, %s at the end (a load above the number of CPUs means other work shared the machine).\n", e.LoadStart, e.LoadEnd)
-	}
-	fmt.Fprintf(&b, "Command: `%s`.\n", e.Command)
+	writeEnv(&b, r.Env)
 	if len(r.Engine) > 0 {
-		b.WriteString("\nPer image, each tool making 64x64-box PNG thumbnails (or a row's list of sizes) of the same file in one process: CPU is\n")
-		b.WriteString("user+system time per additional image ((CPU over K copies - CPU over 1) / (K-1), start-up\n")
-		b.WriteString("excluded), peak is the maximum RSS of the 1-image run, idle the same tool's on a 16x16 PNG;\n")
-		b.WriteString("medians of the rounds. The ratios are thumbq's figure divided by the tool's: below 1, thumbq uses less.\n\n")
-		b.WriteString("| input | tool | CPU ms/image | peak RSS MB | idle MB | above idle MB | thumbq ÷ tool, CPU | thumbq ÷ tool, above idle |\n")
-		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-		for _, m := range r.Engine {
-			in := m.Input
-			if m.Tool != ours {
-				in = ""
-			}
-			var cr cannotRead
-			switch {
-			case errors.As(m.Err, &cr):
-				fmt.Fprintf(&b, "| %s | %s | cannot read %s (fails on a 16x16 one): not timed | | | | | |\n", in, m.Tool, cr.Format)
-				continue
-			case m.Err != nil:
-				fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | |\n", in, m.Tool, escape(m.Err.Error()))
-				continue
-			}
-			cpuRatio, memRatio := "", ""
-			if m.Tool != ours {
-				if o, ok := find(r.Engine, m.Input, ours); ok && o.Err == nil {
-					cpuRatio = ratioCell(float64(o.PerImage), float64(m.PerImage))
-					memRatio = ratioCell(float64(o.AboveIdle()), float64(m.AboveIdle()))
-				}
-			}
-			tool := m.Tool
-			if m.Tool == ours {
-				tool = "**thumbq**"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s |\n", in, tool, ms(m.PerImage), mb(m.Peak), mb(m.Idle), mb(m.AboveIdle()), cpuRatio, memRatio)
-		}
-		b.WriteString("\nInputs (made by `worker/bench/inputs.go`'s recipes):\n\n")
-		for _, in := range inputs {
-			if _, ok := find(r.Engine, in.Name, ours); ok {
-				note := ""
-				if in.Note != "" {
-					note = " " + in.Note
-				}
-				fmt.Fprintf(&b, "- %s: %s.%s\n", in.Name, in.About, note)
-			}
-		}
-		b.WriteString("\n| target (issue) | input | measured | verdict |\n| --- | --- | ---: | --- |\n")
-		for _, t := range targets {
-			if _, ok := find(r.Engine, t.Input, ours); !ok {
-				continue
-			}
-			got, result := verdict(t, r.Engine)
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.Text, t.Input, got, result)
-		}
+		writeEngine(&b, r.Engine)
+		writeInputs(&b, r.Engine)
+		writeTargets(&b, r.Engine)
 	}
 	if p := r.Pipeline; p != nil && len(p.Runs) > 0 {
-		fmt.Fprintf(&b, "\nPipeline through the emulated stack (`worker/emulate`, in-process, the real consumer and SDK clients),\n")
-		fmt.Fprintf(&b, "uploading %s under distinct keys; throughput from the first upload to the last notification,\n", p.Photo)
-		b.WriteString("latency from the end of each PutObject to its notification arriving on the topic's queue:\n\n")
-		b.WriteString("| workers | uploads | how | images/s | latency p50 ms | latency p99 ms |\n| ---: | ---: | --- | ---: | ---: | ---: |\n")
-		for _, run := range p.Runs {
-			how := "all at once"
-			if !run.Burst {
-				how = "one at a time"
-			}
-			fmt.Fprintf(&b, "| %d | %d | %s | %.1f | %.0f | %.0f |\n", run.Workers, run.Images, how, run.PerSecond, ms(run.P50), ms(run.P99))
-		}
+		writePipeline(&b, p)
 	}
 	return b.String()
+}
+
+// writeEnv writes where, when and how the figures were measured.
+func writeEnv(b *bytes.Buffer, e env) {
+	fmt.Fprintf(b, "Measured %s on %s (%s), %s, thumbq %s; %s.\n", e.Date, e.Machine, e.CPU, e.Go, or(e.Commit, "(no git)"), strings.Join(e.Tools, ", "))
+	if e.LoadStart != "" && e.LoadEnd != "" {
+		fmt.Fprintf(b, "Load average %s at the start, %s at the end (a load above the number of CPUs means other work shared the machine).\n", e.LoadStart, e.LoadEnd)
+	}
+	fmt.Fprintf(b, "Command: `%s`.\n", e.Command)
+}
+
+// writeEngine writes the table of the engine's measurements, a row per input and tool.
+func writeEngine(b *bytes.Buffer, engine []measurement) {
+	b.WriteString("\nPer image, each tool making 64x64-box PNG thumbnails (or a row's list of sizes) of the same file in one process: CPU is\n")
+	b.WriteString("user+system time per additional image ((CPU over K copies - CPU over 1) / (K-1), start-up\n")
+	b.WriteString("excluded), peak is the maximum RSS of the 1-image run, idle the same tool's on a 16x16 PNG;\n")
+	b.WriteString("medians of the rounds. The ratios are thumbq's figure divided by the tool's: below 1, thumbq uses less.\n\n")
+	b.WriteString("| input | tool | CPU ms/image | peak RSS MB | idle MB | above idle MB | thumbq ÷ tool, CPU | thumbq ÷ tool, above idle |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, m := range engine {
+		writeEngineRow(b, m, engine)
+	}
+}
+
+// writeEngineRow writes m's row: its figures and thumbq's ratios to them, or why it has none.
+// Only thumbq's row names the input.
+func writeEngineRow(b *bytes.Buffer, m measurement, engine []measurement) {
+	in := m.Input
+	if m.Tool != ours {
+		in = ""
+	}
+	var cr cannotRead
+	switch {
+	case errors.As(m.Err, &cr):
+		fmt.Fprintf(b, "| %s | %s | cannot read %s (fails on a 16x16 one): not timed | | | | | |\n", in, m.Tool, cr.Format)
+		return
+	case m.Err != nil:
+		fmt.Fprintf(b, "| %s | %s | failed: %s | | | | | |\n", in, m.Tool, escape(m.Err.Error()))
+		return
+	}
+	cpuRatio, memRatio := "", ""
+	if m.Tool != ours {
+		if o, ok := find(engine, m.Input, ours); ok && o.Err == nil {
+			cpuRatio = ratioCell(float64(o.PerImage), float64(m.PerImage))
+			memRatio = ratioCell(float64(o.AboveIdle()), float64(m.AboveIdle()))
+		}
+	}
+	tool := m.Tool
+	if m.Tool == ours {
+		tool = "**thumbq**"
+	}
+	fmt.Fprintf(b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %s | %s |\n", in, tool, ms(m.PerImage), mb(m.Peak), mb(m.Idle), mb(m.AboveIdle()), cpuRatio, memRatio)
+}
+
+// writeInputs describes the inputs thumbq was measured on.
+func writeInputs(b *bytes.Buffer, engine []measurement) {
+	b.WriteString("\nInputs (made by `worker/bench/inputs.go`'s recipes):\n\n")
+	for _, in := range inputs {
+		if _, ok := find(engine, in.Name, ours); ok {
+			note := ""
+			if in.Note != "" {
+				note = " " + in.Note
+			}
+			fmt.Fprintf(b, "- %s: %s.%s\n", in.Name, in.About, note)
+		}
+	}
+}
+
+// writeTargets writes the verdict of each target on an input thumbq was measured on.
+func writeTargets(b *bytes.Buffer, engine []measurement) {
+	b.WriteString("\n| target (issue) | input | measured | verdict |\n| --- | --- | ---: | --- |\n")
+	for _, t := range targets {
+		if _, ok := find(engine, t.Input, ours); !ok {
+			continue
+		}
+		got, result := verdict(t, engine)
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", t.Text, t.Input, got, result)
+	}
+}
+
+// writePipeline writes the table of the pipeline's runs.
+func writePipeline(b *bytes.Buffer, p *pipelineResult) {
+	fmt.Fprintf(b, "\nPipeline through the emulated stack (`worker/emulate`, in-process, the real consumer and SDK clients),\n")
+	fmt.Fprintf(b, "uploading %s under distinct keys; throughput from the first upload to the last notification,\n", p.Photo)
+	b.WriteString("latency from the end of each PutObject to its notification arriving on the topic's queue:\n\n")
+	b.WriteString("| workers | uploads | how | images/s | latency p50 ms | latency p99 ms |\n| ---: | ---: | --- | ---: | ---: | ---: |\n")
+	for _, run := range p.Runs {
+		how := "all at once"
+		if !run.Burst {
+			how = "one at a time"
+		}
+		fmt.Fprintf(b, "| %d | %d | %s | %.1f | %.0f | %.0f |\n", run.Workers, run.Images, how, run.PerSecond, ms(run.P50), ms(run.P99))
+	}
 }
 
 func ratioCell(a, b float64) string {

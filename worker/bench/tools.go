@@ -258,51 +258,95 @@ func measureEngine(ctx context.Context, o options, log io.Writer) ([]measurement
 	if err != nil {
 		return nil, err
 	}
-	tools := append(oursTools(bin), referenceTools()...)
-	if o.tools != "" {
-		want := strings.Split(o.tools, ",")
-		tools = slices.DeleteFunc(tools, func(t tool) bool { return t.Name != ours && !slices.Contains(want, t.Name) })
-	}
-	ins := inputs
-	if o.only != "" {
-		want := strings.Split(o.only, ",")
-		ins = slices.DeleteFunc(slices.Clone(inputs), func(in input) bool { return !slices.Contains(want, in.Name) })
-	}
-	tiny, err := ensureTiny(o.dir)
-	if err != nil {
+	b := &engineBench{o: o, log: log, bin: bin, tools: selectTools(append(oursTools(bin), referenceTools()...), o.tools)}
+	ins := selectInputs(o.only)
+	if b.tiny, err = ensureTiny(o.dir); err != nil {
 		return nil, err
 	}
-	runs := filepath.Join(o.dir, "runs")
-	out := filepath.Join(runs, "out")
+	b.runs = filepath.Join(o.dir, "runs")
+	b.out = filepath.Join(b.runs, "out")
+	if err := b.measureIdle(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.probeFormats(ctx, ins); err != nil {
+		return nil, err
+	}
+	var results []measurement
+	for _, in := range ins {
+		ms, err := b.measureInput(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, ms...)
+	}
+	return results, nil
+}
 
-	// Idle sizes: each tool (binary) on the 16x16 PNG.
-	idle := map[string]int64{}
-	idleErr := map[string]error{}
-	tinyCopy, err := copies(tiny, filepath.Join(runs, "tiny"), 1)
-	if err != nil {
-		return nil, err
+// engineBench is what the measurements of every input share: the tools, the folders the runs
+// use, and what the idle runs and the format probes found.
+type engineBench struct {
+	o          options
+	log        io.Writer
+	bin        string // thumbq's binary
+	tools      []tool
+	tiny       string           // the 16x16 PNG
+	runs, out  string           // the folders of the copies and of the thumbnails
+	idle       map[string]int64 // idle max RSS by binary
+	idleErr    map[string]error // why a binary has no idle size: it is not installed or failed
+	unreadable map[string]error // ext + " " + tool name: the tool cannot read the format
+}
+
+// selectTools keeps thumbq and the tools named in the comma-separated names; "" keeps all.
+func selectTools(tools []tool, names string) []tool {
+	if names == "" {
+		return tools
 	}
-	for _, t := range tools {
-		if _, done := idle[t.Bin]; done || idleErr[t.Bin] != nil {
+	want := strings.Split(names, ",")
+	return slices.DeleteFunc(tools, func(t tool) bool { return t.Name != ours && !slices.Contains(want, t.Name) })
+}
+
+// selectInputs is the inputs named in the comma-separated names; "" selects all.
+func selectInputs(names string) []input {
+	if names == "" {
+		return inputs
+	}
+	want := strings.Split(names, ",")
+	return slices.DeleteFunc(slices.Clone(inputs), func(in input) bool { return !slices.Contains(want, in.Name) })
+}
+
+// measureIdle measures the idle size of each tool's binary: its max RSS on the 16x16 PNG.
+func (b *engineBench) measureIdle(ctx context.Context) error {
+	b.idle, b.idleErr = map[string]int64{}, map[string]error{}
+	tinyCopy, err := copies(b.tiny, filepath.Join(b.runs, "tiny"), 1)
+	if err != nil {
+		return err
+	}
+	for _, t := range b.tools {
+		if _, done := b.idle[t.Bin]; done || b.idleErr[t.Bin] != nil {
 			continue
 		}
 		if _, err := exec.LookPath(t.Bin); err != nil {
-			idleErr[t.Bin] = fmt.Errorf("%s not installed (make bench-deps)", t.Bin)
+			b.idleErr[t.Bin] = fmt.Errorf("%s not installed (make bench-deps)", t.Bin)
 			continue
 		}
 		var rss []int64
-		for range o.repeat {
-			s, err := runTool(ctx, t, tinyCopy, out, defaultSizes, nil)
+		for range b.o.repeat {
+			s, err := runTool(ctx, t, tinyCopy, b.out, defaultSizes, nil)
 			if err != nil {
-				idleErr[t.Bin] = err
+				b.idleErr[t.Bin] = err
 				break
 			}
 			rss = append(rss, s.MaxRSS)
 		}
-		idle[t.Bin] = median(rss)
+		b.idle[t.Bin] = median(rss)
 	}
-	// Formats some tools cannot read: each reference tool on a small file of the format.
-	unreadable := map[string]error{} // ext + " " + tool name
+	return nil
+}
+
+// probeFormats finds the formats of ins that some reference tools cannot read, by running each
+// on a small file of the format.
+func (b *engineBench) probeFormats(ctx context.Context, ins []input) error {
+	b.unreadable = map[string]error{}
 	probed := map[string]bool{}
 	for _, in := range ins {
 		ext := filepath.Ext(in.Name)
@@ -311,110 +355,156 @@ func measureEngine(ctx context.Context, o options, log io.Writer) ([]measurement
 			continue
 		}
 		probed[ext] = true
-		probe, err := ensureFile(ctx, filepath.Join(o.dir, "probe-16x16"+ext), recipe, map[string]string{"{tiny}": tiny}, log)
-		if err != nil {
-			return nil, err
+		if err := b.probeFormat(ctx, ext, recipe); err != nil {
+			return err
 		}
-		probeCopy, err := copies(probe, filepath.Join(runs, "probe"), 1)
-		if err != nil {
-			return nil, err
+	}
+	return nil
+}
+
+// probeFormat makes the small file of ext by its recipe and runs each reference tool on it.
+func (b *engineBench) probeFormat(ctx context.Context, ext, recipe string) error {
+	probe, err := ensureFile(ctx, filepath.Join(b.o.dir, "probe-16x16"+ext), recipe, map[string]string{"{tiny}": b.tiny}, b.log)
+	if err != nil {
+		return err
+	}
+	probeCopy, err := copies(probe, filepath.Join(b.runs, "probe"), 1)
+	if err != nil {
+		return err
+	}
+	for _, t := range b.tools {
+		if t.Bin == b.bin || b.idleErr[t.Bin] != nil {
+			continue
 		}
-		for _, t := range tools {
-			if t.Bin == bin || idleErr[t.Bin] != nil {
+		if _, err := runTool(ctx, t, probeCopy, b.out, defaultSizes, nil); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			b.unreadable[ext+" "+t.Name] = cannotRead{Format: strings.ToUpper(ext[1:]), Err: err}
+			fmt.Fprintf(b.log, "bench: %s cannot read %s: %v\n", t.Name, ext, err)
+		}
+	}
+	return nil
+}
+
+// row is one input's measurements in progress: its copies, sizes and tools, and what each tool
+// cost in each round or why it failed.
+type row struct {
+	in        input
+	ext       string   // of the input's file
+	one, many []string // 1 copy and k copies of the input
+	k         int
+	sizes     []fit.Box
+	want      []size
+	tools     []tool
+	per       map[string][]time.Duration // CPU per image by tool, a figure per round
+	peak      map[string][]int64         // max RSS of the 1-file run by tool, a figure per round
+	failed    map[string]error           // by tool
+}
+
+// measureInput measures every tool of in's row, rounds outermost, so that a drift of the
+// machine's speed touches every tool alike.
+func (b *engineBench) measureInput(ctx context.Context, in input) ([]measurement, error) {
+	r, err := b.newRow(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	for round := range b.o.repeat {
+		for _, t := range r.tools {
+			if r.failed[t.Name] != nil {
 				continue
 			}
-			if _, err := runTool(ctx, t, probeCopy, out, defaultSizes, nil); err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				unreadable[ext+" "+t.Name] = cannotRead{Format: strings.ToUpper(ext[1:]), Err: err}
-				fmt.Fprintf(log, "bench: %s cannot read %s: %v\n", t.Name, ext, err)
+			if err := b.measureRun(ctx, r, round, t); err != nil {
+				return nil, err
 			}
 		}
 	}
+	return b.measurements(r), nil
+}
 
-	var results []measurement
-	for _, in := range ins {
-		path, err := ensureInput(ctx, o.in, in, log)
-		if err != nil {
-			return nil, err
-		}
-		w, h, err := imageSize(path)
-		if err != nil {
-			return nil, err
-		}
-		sizes := defaultSizes
-		if in.Sizes != "" {
-			if sizes, err = fit.Parse(in.Sizes); err != nil {
-				return nil, fmt.Errorf("input %s: %w", in.Name, err)
-			}
-		}
-		want := wantSizes(sizes, w, h)
-		rowTools := tools
-		if in.Tools != nil {
-			rowTools = slices.DeleteFunc(slices.Clone(tools), func(t tool) bool { return !slices.Contains(in.Tools, t.Name) })
-		} else {
-			rowTools = slices.DeleteFunc(slices.Clone(tools), func(t tool) bool { return t.Name == oursPerSize })
-		}
-		k := o.k12
-		if in.Slow {
-			k = o.k50
-		}
-		many, err := copies(path, filepath.Join(runs, "many"), k)
-		if err != nil {
-			return nil, err
-		}
-		one, err := copies(path, filepath.Join(runs, "one"), 1)
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(log, "bench: %s (%dx%d, %s): %d rounds of 1 and %d files per tool\n", in.Name, w, h, fit.Format(sizes), o.repeat, k)
-		per := map[string][]time.Duration{}
-		peak := map[string][]int64{}
-		failed := map[string]error{}
-		for _, t := range rowTools {
-			if e := idleErr[t.Bin]; e != nil {
-				failed[t.Name] = e
-			} else if e := unreadable[filepath.Ext(path)+" "+t.Name]; e != nil {
-				failed[t.Name] = e
-			}
-		}
-		// Rounds outermost, so that a drift of the machine's speed touches every tool alike.
-		for round := range o.repeat {
-			for _, t := range rowTools {
-				if failed[t.Name] != nil {
-					continue
-				}
-				s1, err := runTool(ctx, t, one, out, sizes, want)
-				if err == nil {
-					var sk sample
-					sk, err = runTool(ctx, t, many, out, sizes, want)
-					per[t.Name] = append(per[t.Name], perImage(s1, sk, k))
-					peak[t.Name] = append(peak[t.Name], s1.MaxRSS)
-					fmt.Fprintf(log, "bench:   round %d %-13s 1 file %6.0f ms CPU %5.0f MB; %d files %6.0f ms CPU\n",
-						round+1, t.Name, ms(s1.CPU), mb(s1.MaxRSS), k, ms(sk.CPU))
-				} else if s1.Wall > 0 {
-					err = fmt.Errorf("%w (1 file: %.2f s, %.0f ms CPU, %.0f MB peak)", err, s1.Wall.Seconds(), ms(s1.CPU), mb(s1.MaxRSS))
-				}
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil, ctx.Err()
-					}
-					// The copies' folder is this machine's: the results name the copy alone.
-					failed[t.Name] = errors.New(strings.ReplaceAll(err.Error(), runs+string(filepath.Separator), ""))
-					fmt.Fprintf(log, "bench:   %s failed: %v\n", t.Name, err)
-				}
-			}
-		}
-		for _, t := range rowTools {
-			m := measurement{Input: in.Name, Tool: t.Name, Err: failed[t.Name]}
-			if m.Err == nil {
-				m.PerImage, m.Peak, m.Idle = median(per[t.Name]), median(peak[t.Name]), idle[t.Bin]
-			}
-			results = append(results, m)
+// newRow makes in (when missing) and its copies, and picks its sizes and tools.
+func (b *engineBench) newRow(ctx context.Context, in input) (*row, error) {
+	path, err := ensureInput(ctx, b.o.in, in, b.log)
+	if err != nil {
+		return nil, err
+	}
+	w, h, err := imageSize(path)
+	if err != nil {
+		return nil, err
+	}
+	r := &row{in: in, ext: filepath.Ext(path), sizes: defaultSizes, tools: rowTools(b.tools, in), k: b.o.k12,
+		per: map[string][]time.Duration{}, peak: map[string][]int64{}, failed: map[string]error{}}
+	if in.Sizes != "" {
+		if r.sizes, err = fit.Parse(in.Sizes); err != nil {
+			return nil, fmt.Errorf("input %s: %w", in.Name, err)
 		}
 	}
-	return results, nil
+	r.want = wantSizes(r.sizes, w, h)
+	if in.Slow {
+		r.k = b.o.k50
+	}
+	if r.many, err = copies(path, filepath.Join(b.runs, "many"), r.k); err != nil {
+		return nil, err
+	}
+	if r.one, err = copies(path, filepath.Join(b.runs, "one"), 1); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(b.log, "bench: %s (%dx%d, %s): %d rounds of 1 and %d files per tool\n", in.Name, w, h, fit.Format(r.sizes), b.o.repeat, r.k)
+	for _, t := range r.tools {
+		if e := b.idleErr[t.Bin]; e != nil {
+			r.failed[t.Name] = e
+		} else if e := b.unreadable[r.ext+" "+t.Name]; e != nil {
+			r.failed[t.Name] = e
+		}
+	}
+	return r, nil
+}
+
+// rowTools is the tools of in's row: its own list, or else all but thumbq's run per size.
+func rowTools(tools []tool, in input) []tool {
+	if in.Tools != nil {
+		return slices.DeleteFunc(slices.Clone(tools), func(t tool) bool { return !slices.Contains(in.Tools, t.Name) })
+	}
+	return slices.DeleteFunc(slices.Clone(tools), func(t tool) bool { return t.Name == oursPerSize })
+}
+
+// measureRun runs t once over 1 copy and over k copies and keeps its figures, or marks it failed.
+// Only a cancelled ctx is returned.
+func (b *engineBench) measureRun(ctx context.Context, r *row, round int, t tool) error {
+	s1, err := runTool(ctx, t, r.one, b.out, r.sizes, r.want)
+	if err == nil {
+		var sk sample
+		sk, err = runTool(ctx, t, r.many, b.out, r.sizes, r.want)
+		r.per[t.Name] = append(r.per[t.Name], perImage(s1, sk, r.k))
+		r.peak[t.Name] = append(r.peak[t.Name], s1.MaxRSS)
+		fmt.Fprintf(b.log, "bench:   round %d %-13s 1 file %6.0f ms CPU %5.0f MB; %d files %6.0f ms CPU\n",
+			round+1, t.Name, ms(s1.CPU), mb(s1.MaxRSS), r.k, ms(sk.CPU))
+	} else if s1.Wall > 0 {
+		err = fmt.Errorf("%w (1 file: %.2f s, %.0f ms CPU, %.0f MB peak)", err, s1.Wall.Seconds(), ms(s1.CPU), mb(s1.MaxRSS))
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	// The copies' folder is this machine's: the results name the copy alone.
+	r.failed[t.Name] = errors.New(strings.ReplaceAll(err.Error(), b.runs+string(filepath.Separator), ""))
+	fmt.Fprintf(b.log, "bench:   %s failed: %v\n", t.Name, err)
+	return nil
+}
+
+// measurements is r's row: each tool's medians, or why it failed.
+func (b *engineBench) measurements(r *row) []measurement {
+	var ms []measurement
+	for _, t := range r.tools {
+		m := measurement{Input: r.in.Name, Tool: t.Name, Err: r.failed[t.Name]}
+		if m.Err == nil {
+			m.PerImage, m.Peak, m.Idle = median(r.per[t.Name]), median(r.peak[t.Name]), b.idle[t.Bin]
+		}
+		ms = append(ms, m)
+	}
+	return ms
 }
 
 // cannotRead is a reference tool failing on a small file of a format: it does not read the format.
