@@ -158,9 +158,9 @@ func flow(t template) (*graph, error) {
 		g.connect(ln.id, th.id, "10 redirect to the thumbnail", flowEdge)
 	}
 
-	g.connect(worker.id, dl.id, "bad upload: at once,\nwith its reason", sideEdge)
+	g.connect(worker.id, dl.id, fmt.Sprintf("with its reason: a bad upload at once,\na transient failure on the %s receive", ordinal(config.MaxReceiveCount)), sideEdge)
 	if n := dig(t.Resources[work].Properties, "RedrivePolicy", "maxReceiveCount"); n != nil && slices.Contains(refs(dig(t.Resources[work].Properties, "RedrivePolicy", "deadLetterTargetArn")), dlq) {
-		g.connect(wq.id, dl.id, fmt.Sprintf("after %v receives", n), sideEdge)
+		g.connect(wq.id, dl.id, fmt.Sprintf("by SQS after %v receives\n(a worker killed mid-work)", n), sideEdge)
 	}
 	if undelivered != "" {
 		u := g.add(&node{id: "undelivered", label: "undelivered events\n" + queueDetail(t.Resources[undelivered]), group: t.construct(undelivered), shape: "box"})
@@ -320,6 +320,21 @@ func linkEndpoint(t template, env map[string]any) (string, error) {
 		return id, nil
 	}
 	return "", fmt.Errorf("the worker's %s references %s (%s), not a Lambda function URL", link.EnvBaseURL, id, r.Type)
+}
+
+// ordinal writes 1st, 2nd, 3rd, 4th...
+func ordinal(n int) string {
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+		return fmt.Sprintf("%dth", n)
+	case n%10 == 1:
+		return fmt.Sprintf("%dst", n)
+	case n%10 == 2:
+		return fmt.Sprintf("%dnd", n)
+	case n%10 == 3:
+		return fmt.Sprintf("%drd", n)
+	}
+	return fmt.Sprintf("%dth", n)
 }
 
 // wrap breaks s into lines of about n characters at spaces.
