@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/thumbq/thumbq/worker/budget"
@@ -145,17 +146,19 @@ func decodeInChild(ctx context.Context, exe string, data []byte, shrink int, lim
 		if !errors.As(err, &exit) {
 			return nil, fmt.Errorf("run the HEIF decoder process: %w", err)
 		}
-		return nil, childFailure(errs.String(), limit, err)
+		return nil, childFailure(errs.String(), limit, childPeak(cmd), err)
 	}
 	return readChildImage(out.Bytes())
 }
 
 // childFailure classifies the end of a child that failed, from its standard error.
-func childFailure(stderr string, limit int64, err error) error {
+func childFailure(stderr string, limit, peak int64, err error) error {
 	// The Go runtime's "out of memory", or the decoder's mapping refused (wazero panics, caught
-	// as the decoder's failure): the limit, whichever way it shows.
+	// as the decoder's failure, or faults on the mapping it did not get: a SIGSEGV after the child
+	// had used more than half its limit): the limit, whichever way it shows.
 	last := lastLine(stderr)
-	if strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory") {
+	faulted := strings.Contains(stderr, "SIGSEGV") || strings.Contains(stderr, "unexpected fault address")
+	if strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory") || (faulted && peak > limit/2) {
 		return failure.New(failure.TooMuchMemory, "", "decoding the whole image went over its process's memory limit of %d MB (%s)", limit>>20, last)
 	}
 	for line := range strings.Lines(stderr) {
@@ -167,6 +170,17 @@ func childFailure(stderr string, limit int64, err error) error {
 		return &failure.Error{Code: failure.Code(code), Err: errors.New(detail)}
 	}
 	return failure.New(failure.Corrupt, "", "the HEIF decoder process failed (%v): %s", err, last)
+}
+
+// childPeak is the child's peak resident memory in bytes, 0 when unknown.
+func childPeak(cmd *exec.Cmd) int64 {
+	if cmd.ProcessState == nil {
+		return 0
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss * 1024
+	}
+	return 0
 }
 
 func lastLine(s string) string {

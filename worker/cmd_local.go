@@ -94,29 +94,39 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*serve && opts.Out == "" {
 		opts.Out = "out"
 	}
-	if opts.Out != "" {
-		removed, err := local.PrepareOut(opts.Out)
-		if err != nil {
-			return err
-		}
-		if len(removed) > 0 {
-			fmt.Fprintf(stdout, "thumbq local: cleared %s of the previous run's %s\n", opts.Out, strings.Join(removed, ", "))
-		}
-		f, err := os.Create(filepath.Join(opts.Out, "worker.log"))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		opts.Logger = slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	} else {
-		opts.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	closeLog, err := localLogger(&opts, stdout, stderr)
+	if err != nil {
+		return err
 	}
+	defer closeLog()
 	if *serve {
 		opts.Addr = *addr
 		return local.Serve(ctx, opts)
 	}
-	_, err := local.Run(ctx, opts)
+	_, err = local.Run(ctx, opts)
 	return err
+}
+
+// localLogger prepares the output folder (clearing what an earlier run wrote there, and saying
+// so) and points the worker's log at <out>/worker.log, or at standard error without a folder.
+func localLogger(opts *local.Options, stdout, stderr io.Writer) (func(), error) {
+	if opts.Out == "" {
+		opts.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
+		return func() {}, nil
+	}
+	removed, err := local.PrepareOut(opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	if len(removed) > 0 {
+		fmt.Fprintf(stdout, "thumbq local: cleared %s of the previous run's %s\n", opts.Out, strings.Join(removed, ", "))
+	}
+	f, err := os.Create(filepath.Join(opts.Out, "worker.log"))
+	if err != nil {
+		return nil, err
+	}
+	opts.Logger = slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return func() { f.Close() }, nil
 }
 
 // invokedAs is how the user ran this binary, for the commands it suggests: the path as typed

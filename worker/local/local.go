@@ -286,6 +286,11 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	if err := writeJSON(filepath.Join(opts.Out, "report.json"), rep); err != nil {
 		return rep, err
 	}
+	return rep, summarize(out, rep, len(files), elapsed, opts.Out)
+}
+
+// summarize prints the run's last line and returns an error when some upload got no outcome.
+func summarize(out io.Writer, rep Report, files int, elapsed time.Duration, dir string) error {
 	counts := map[Status]int{}
 	missing := 0
 	for _, r := range rep.Results {
@@ -295,11 +300,11 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		}
 	}
 	fmt.Fprintf(out, "\n%d uploaded: %d ok, %d failed, %d skipped in %s (from the first upload to the last outcome); thumbnails, notifications and report.json in %s\n",
-		len(files), counts[OK], counts[Failed], counts[Skipped], elapsed.Round(time.Millisecond), opts.Out)
+		files, counts[OK], counts[Failed], counts[Skipped], elapsed.Round(time.Millisecond), dir)
 	if missing > 0 {
-		return rep, fmt.Errorf("%d uploads got no outcome", missing)
+		return fmt.Errorf("%d uploads got no outcome", missing)
 	}
-	return rep, nil
+	return nil
 }
 
 // uploadAll puts every file into the source bucket. It returns the results known already (failed

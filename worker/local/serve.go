@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/thumbq/thumbq/worker/emulate"
 )
 
 // Serve keeps the emulated services and the workers running until ctx ends, so that any S3
@@ -26,11 +29,37 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	defer e.close()
 	out := opts.Stdout
+	s := e.stack
+	printBanner(out, s, opts)
+	if opts.Out != "" {
+		if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+			return err
+		}
+	}
+	if opts.Out != "" || !e.workers() {
+		e.readNotifications(ctx)
+	}
+	if opts.Ready != nil {
+		opts.Ready(s)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "stopping")
+			return nil
+		case o := <-e.outcomes:
+			fmt.Fprintln(out, e.result(ctx, o))
+		}
+	}
+}
+
+// printBanner says where the emulated services listen, the names to use, the workers, and how to
+// try them with the AWS CLI.
+func printBanner(out io.Writer, s *emulate.Stack, opts Options) {
 	thumbq := opts.Command
 	if thumbq == "" {
 		thumbq = "thumbq"
 	}
-	s := e.stack
 	fmt.Fprintf(out, "thumbq local --serve: emulated S3, SQS and SNS at %s (region %s)\n", s.Endpoint, s.Region)
 	fmt.Fprintf(out, "  source bucket:      %s\n", s.SourceBucket)
 	fmt.Fprintf(out, "  thumbnail bucket:   %s\n", s.ThumbnailBucket)
@@ -64,24 +93,4 @@ func Serve(ctx context.Context, opts Options) error {
 	fmt.Fprintf(out, "  aws --endpoint-url %s s3 ls --recursive s3://%s/\n", s.Endpoint, s.ThumbnailBucket)
 	fmt.Fprintf(out, "  AWS_ENDPOINT_URL=%s %s status --queue-url %s --dead-letter-url %s\n", s.Endpoint, thumbq, s.QueueURL, s.DeadLetterURL)
 	fmt.Fprintf(out, "Ctrl-C stops.\n")
-	if opts.Out != "" {
-		if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-			return err
-		}
-	}
-	if opts.Out != "" || !e.workers() {
-		e.readNotifications(ctx)
-	}
-	if opts.Ready != nil {
-		opts.Ready(s)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(out, "stopping")
-			return nil
-		case o := <-e.outcomes:
-			fmt.Fprintln(out, e.result(ctx, o))
-		}
-	}
 }
