@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/thumbq/thumbq/worker/event"
 	"github.com/thumbq/thumbq/worker/failure"
@@ -113,7 +114,17 @@ func (h *Handler) Handle(ctx context.Context, body []byte, log *slog.Logger) err
 // detail.
 func (h *Handler) DeadLettered(ctx context.Context, body []byte, err error, log *slog.Logger) {
 	for _, o := range deadOutcomes(body, err) {
-		if nerr := h.Processor.Notify(ctx, o); nerr != nil {
+		// Nothing delivers this message again to retry the notification: try here while ctx lasts.
+		nerr := h.Processor.Notify(ctx, o)
+		for wait := 500 * time.Millisecond; nerr != nil && !errors.As(nerr, new(*markError)) && ctx.Err() == nil; wait *= 2 {
+			log.Warn("failure notification not sent; trying again", "key", o.Object.Key, "error", nerr, "retry_in", wait.String())
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+				nerr = h.Processor.Notify(ctx, o)
+			}
+		}
+		if nerr != nil {
 			log.Error("failure notification not sent", "key", o.Object.Key, "error", nerr)
 		}
 		h.record(o)
