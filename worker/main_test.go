@@ -226,6 +226,7 @@ func sigtermMidBatch(t *testing.T, grace string) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	signalled := time.Now()
 	exited := make(chan error, 1)
 	go func() { <-readAll; exited <- cmd.Wait() }()
 	select {
@@ -233,6 +234,14 @@ func sigtermMidBatch(t *testing.T, grace string) {
 		if err != nil {
 			t.Errorf("thumbq work exited with %v after SIGTERM; want 0\n%s", err, stderr.String())
 		}
+		// The figure is the grace period + 1 s; 2 s more leave room for a loaded CI
+		// machine while failing on a decode that ignores the stop (15 s for a large TIFF once).
+		took := time.Since(signalled)
+		g, _ := time.ParseDuration(grace)
+		if took > g+3*time.Second {
+			t.Errorf("exit %s after SIGTERM with work in flight; want within the grace period %s + 1 s", took.Round(time.Millisecond), g)
+		}
+		t.Logf("SIGTERM with work in flight, grace %s: exit after %s", g, took.Round(time.Millisecond))
 	case <-time.After(40 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("thumbq work still running 40 s after SIGTERM")
