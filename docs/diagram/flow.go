@@ -56,36 +56,86 @@ func (g *graph) connect(from, to, label string, kind int) {
 
 // flow reads the data flow out of a template.
 func flow(t template) (*graph, error) {
+	w, err := findWiring(t)
+	if err != nil {
+		return nil, err
+	}
 	g := &graph{byID: map[string]*node{}}
+	n := addFlowNodes(g, t, w)
+	drawIngest(g, t, w, n)
+	drawDelivery(g, t, w, n)
+	drawSidePaths(g, t, w, n)
+	drawAlarms(g, t, w, n)
+	drawOnCall(g, t)
+	return g, nil
+}
 
-	// The worker: the task definition whose container is given the work queue.
+// wiring is what the worker is wired to: the logical ids of the template's resources on the flow.
+type wiring struct {
+	taskID, service string
+	env             map[string]any
+	source, thumbs  string // buckets
+	work, dlq       string // queues
+	topic           string
+	rule            string
+	undelivered     string // the rule's dead-letter queue, "" if none
+	endpoint        string // the link endpoint's function, "" if none
+	// What belongs to the worker: an alarm on any of these watches the worker.
+	workerParts map[string]bool
+}
+
+// flowNodes are the nodes of the upload's path.
+type flowNodes struct {
+	uploader, src, rule, wq, worker, th, tp, dl *node
+}
+
+// findWiring finds the worker and everything the flow passes through.
+func findWiring(t template) (*wiring, error) {
+	w, err := workerResources(t)
+	if err != nil {
+		return nil, err
+	}
+	if w.rule, w.undelivered, err = uploadRule(t, w.source, w.work); err != nil {
+		return nil, err
+	}
+	if w.service, err = workerService(t, w.taskID); err != nil {
+		return nil, err
+	}
+	w.workerParts = workerParts(t, w.taskID, w.service)
+	if w.endpoint, err = linkEndpoint(t, w.env); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// workerResources finds the worker's task definition and the buckets, queues and topic its
+// container is given.
+func workerResources(t template) (*wiring, error) {
 	taskID, env, err := workerTask(t)
 	if err != nil {
 		return nil, err
 	}
-	need := func(name string) (string, error) {
-		id, ok := env[name].(string)
-		if !ok || id == "" {
-			return "", fmt.Errorf("the worker's container gets no %s referencing a resource", name)
-		}
-		return id, nil
-	}
 	ids := map[string]string{}
 	for _, name := range []string{config.EnvSourceBucket, config.EnvThumbnailBucket, config.EnvQueueURL, config.EnvDeadLetterURL, config.EnvTopicARN} {
-		if ids[name], err = need(name); err != nil {
-			return nil, err
+		id, ok := env[name].(string)
+		if !ok || id == "" {
+			return nil, fmt.Errorf("the worker's container gets no %s referencing a resource", name)
 		}
+		ids[name] = id
 	}
-	source, thumbs, work, dlq, topic := ids[config.EnvSourceBucket], ids[config.EnvThumbnailBucket], ids[config.EnvQueueURL], ids[config.EnvDeadLetterURL], ids[config.EnvTopicARN]
-	for id, typ := range map[string]string{source: "AWS::S3::Bucket", thumbs: "AWS::S3::Bucket", work: "AWS::SQS::Queue", dlq: "AWS::SQS::Queue", topic: "AWS::SNS::Topic"} {
+	w := &wiring{taskID: taskID, env: env,
+		source: ids[config.EnvSourceBucket], thumbs: ids[config.EnvThumbnailBucket],
+		work: ids[config.EnvQueueURL], dlq: ids[config.EnvDeadLetterURL], topic: ids[config.EnvTopicARN]}
+	for id, typ := range map[string]string{w.source: "AWS::S3::Bucket", w.thumbs: "AWS::S3::Bucket", w.work: "AWS::SQS::Queue", w.dlq: "AWS::SQS::Queue", w.topic: "AWS::SNS::Topic"} {
 		if r, ok := t.Resources[id]; !ok || r.Type != typ {
 			return nil, fmt.Errorf("the worker's container references %s, which is not an %s of the template", id, typ)
 		}
 	}
-	ruleID, undelivered, err := uploadRule(t, source, work)
-	if err != nil {
-		return nil, err
-	}
+	return w, nil
+}
+
+// workerService finds the ECS service that runs the worker's task definition.
+func workerService(t template, taskID string) (string, error) {
 	service := ""
 	for id, r := range t.Resources {
 		if r.Type == "AWS::ECS::Service" && slices.Contains(refs(r.Properties["TaskDefinition"]), taskID) {
@@ -93,117 +143,115 @@ func flow(t template) (*graph, error) {
 		}
 	}
 	if service == "" {
-		return nil, fmt.Errorf("no ECS service runs the worker's task definition %s", taskID)
+		return "", fmt.Errorf("no ECS service runs the worker's task definition %s", taskID)
 	}
-	// What belongs to the worker: an alarm on any of these watches the worker.
-	workerParts := map[string]bool{taskID: true, service: true}
+	return service, nil
+}
+
+// workerParts is what belongs to the worker: its task definition, service, cluster and log groups.
+func workerParts(t template, taskID, service string) map[string]bool {
+	parts := map[string]bool{taskID: true, service: true}
 	for _, id := range refs(t.Resources[service].Properties["Cluster"]) {
-		workerParts[id] = true
+		parts[id] = true
 	}
 	for _, c := range list(t.Resources[taskID].Properties["ContainerDefinitions"]) {
 		for _, id := range refs(dig(c, "LogConfiguration", "Options", "awslogs-group")) {
-			workerParts[id] = true
+			parts[id] = true
 		}
 	}
+	return parts
+}
 
-	// The nodes, in the order of the flow.
-	uploader := g.add(&node{id: "uploader", label: "uploader\nany S3 client", shape: "oval"})
-	src := g.add(&node{id: "source", label: "source bucket\nthe uploads", group: t.construct(source), shape: "cylinder"})
-	rule := g.add(&node{id: "rule", label: "EventBridge rule\nObject Created in the source bucket", group: t.construct(ruleID), shape: "hexagon"})
-	wq := g.add(&node{id: "work", label: "work queue\n" + queueDetail(t.Resources[work]), group: t.construct(work), shape: "box"})
-	worker := g.add(&node{id: "worker", label: "worker: thumbq work\n" + workerDetail(t, taskID, service), group: t.construct(taskID), shape: "box3d"})
-	th := g.add(&node{id: "thumbnails", label: "thumbnail bucket\n" + thumbnailDetail(t.Resources[thumbs]), group: t.construct(thumbs), shape: "cylinder"})
-	tp := g.add(&node{id: "topic", label: "thumbnail topic\na link or a failure per upload", group: t.construct(topic), shape: "box"})
-	dl := g.add(&node{id: "deadletters", label: "dead-letter queue\n" + queueDetail(t.Resources[dlq]) + "\nthumbq status, thumbq redrive", group: t.construct(dlq), shape: "box"})
+// addFlowNodes adds the nodes, in the order of the flow.
+func addFlowNodes(g *graph, t template, w *wiring) flowNodes {
+	return flowNodes{
+		uploader: g.add(&node{id: "uploader", label: "uploader\nany S3 client", shape: "oval"}),
+		src:      g.add(&node{id: "source", label: "source bucket\nthe uploads", group: t.construct(w.source), shape: "cylinder"}),
+		rule:     g.add(&node{id: "rule", label: "EventBridge rule\nObject Created in the source bucket", group: t.construct(w.rule), shape: "hexagon"}),
+		wq:       g.add(&node{id: "work", label: "work queue\n" + queueDetail(t.Resources[w.work]), group: t.construct(w.work), shape: "box"}),
+		worker:   g.add(&node{id: "worker", label: "worker: thumbq work\n" + workerDetail(t, w.taskID, w.service), group: t.construct(w.taskID), shape: "box3d"}),
+		th:       g.add(&node{id: "thumbnails", label: "thumbnail bucket\n" + thumbnailDetail(t.Resources[w.thumbs]), group: t.construct(w.thumbs), shape: "cylinder"}),
+		tp:       g.add(&node{id: "topic", label: "thumbnail topic\na link or a failure per upload", group: t.construct(w.topic), shape: "box"}),
+		dl:       g.add(&node{id: "deadletters", label: "dead-letter queue\n" + queueDetail(t.Resources[w.dlq]) + "\nthumbq status, thumbq redrive", group: t.construct(w.dlq), shape: "box"}),
+	}
+}
 
-	w, h := envOr(env, config.EnvThumbWidth, strconv.Itoa(config.DefaultThumbWidth)), envOr(env, config.EnvThumbHeight, strconv.Itoa(config.DefaultThumbHeight))
-	expiry := envOr(env, config.EnvURLExpiry, config.DefaultURLExpiry.String())
+// drawIngest draws the upload's way to the worker: steps 1 to 5.
+func drawIngest(g *graph, t template, w *wiring, n flowNodes) {
+	wait := ""
+	if s, ok := t.Resources[w.work].Properties["ReceiveMessageWaitTimeSeconds"]; ok {
+		wait = fmt.Sprintf(" (%v s long poll)", s)
+	}
+	g.connect(n.uploader.id, n.src.id, "1 upload", flowEdge)
+	g.connect(n.src.id, n.rule.id, "2 Object Created\n(default event bus)", flowEdge)
+	g.connect(n.rule.id, n.wq.id, "3 the event", flowEdge)
+	g.connect(n.wq.id, n.worker.id, "4 receive"+wait, flowEdge)
+	g.connect(n.src.id, n.worker.id, "5 download", flowEdge)
+}
+
+// drawDelivery draws what the worker makes and how it reaches the readers: steps 6 to 10.
+func drawDelivery(g *graph, t template, w *wiring, n flowNodes) {
+	width := envOr(w.env, config.EnvThumbWidth, strconv.Itoa(config.DefaultThumbWidth))
+	height := envOr(w.env, config.EnvThumbHeight, strconv.Itoa(config.DefaultThumbHeight))
+	expiry := envOr(w.env, config.EnvURLExpiry, config.DefaultURLExpiry.String())
 	if d, err := time.ParseDuration(expiry); err == nil {
 		expiry = shortDuration(d)
 	}
-	wait := ""
-	if s, ok := t.Resources[work].Properties["ReceiveMessageWaitTimeSeconds"]; ok {
-		wait = fmt.Sprintf(" (%v s long poll)", s)
-	}
-	g.connect(uploader.id, src.id, "1 upload", flowEdge)
-	g.connect(src.id, rule.id, "2 Object Created\n(default event bus)", flowEdge)
-	g.connect(rule.id, wq.id, "3 the event", flowEdge)
-	g.connect(wq.id, worker.id, "4 receive"+wait, flowEdge)
-	g.connect(src.id, worker.id, "5 download", flowEdge)
-	made := fmt.Sprintf("6 %sx%s PNG", w, h)
-	if sizes := envOr(env, config.EnvSizes, ""); sizes != "" {
+	made := fmt.Sprintf("6 %sx%s PNG", width, height)
+	if sizes := envOr(w.env, config.EnvSizes, ""); sizes != "" {
 		made = "6 PNG thumbnails\n" + sizes
 	}
-	g.connect(worker.id, th.id, made, flowEdge)
-	endpoint, err := linkEndpoint(t, env)
-	if err != nil {
-		return nil, err
-	}
-	if endpoint == "" {
-		g.connect(worker.id, tp.id, "7 presigned link ("+expiry+")\nor the failure", flowEdge)
+	g.connect(n.worker.id, n.th.id, made, flowEdge)
+	if w.endpoint == "" {
+		g.connect(n.worker.id, n.tp.id, "7 presigned link ("+expiry+")\nor the failure", flowEdge)
 	} else {
-		g.connect(worker.id, tp.id, "7 link ("+expiry+")\nor the failure", flowEdge)
+		g.connect(n.worker.id, n.tp.id, "7 link ("+expiry+")\nor the failure", flowEdge)
 	}
-	readers := subscribers(t, g, topic, tp, "8 email", "subscribers\nNOTIFY_EMAILS at deploy", flowEdge)
-	if endpoint != "" {
-		fn := t.Resources[endpoint]
-		label := "link endpoint" // its own description says what it is for, where it has one
-		if d, ok := fn.Properties["Description"].(string); ok && d != "" {
-			label = wrap(d, 40)
-		}
-		ln := g.add(&node{id: "links", label: label, group: t.construct(endpoint), shape: "box3d"})
-		for _, r := range readers {
-			g.connect(r, ln.id, "9 open the link", flowEdge)
-		}
-		g.connect(ln.id, th.id, "10 redirect to the thumbnail", flowEdge)
+	readers := subscribers(t, g, w.topic, n.tp, "8 email", "subscribers\nNOTIFY_EMAILS at deploy", flowEdge)
+	if w.endpoint != "" {
+		drawLinks(g, t, w.endpoint, readers, n.th)
 	}
+}
 
-	g.connect(worker.id, dl.id, fmt.Sprintf("with its reason: a bad upload at once,\na transient failure on the %s receive", ordinal(config.MaxReceiveCount)), sideEdge)
-	if n := dig(t.Resources[work].Properties, "RedrivePolicy", "maxReceiveCount"); n != nil && slices.Contains(refs(dig(t.Resources[work].Properties, "RedrivePolicy", "deadLetterTargetArn")), dlq) {
-		g.connect(wq.id, dl.id, fmt.Sprintf("by SQS after %v receives\n(a worker killed mid-work)", n), sideEdge)
+// drawLinks draws the link endpoint: the readers open the link (9), it redirects to the thumbnail (10).
+func drawLinks(g *graph, t template, endpoint string, readers []string, thumbnails *node) {
+	label := "link endpoint" // its own description says what it is for, where it has one
+	if d, ok := t.Resources[endpoint].Properties["Description"].(string); ok && d != "" {
+		label = wrap(d, 40)
 	}
-	if undelivered != "" {
-		u := g.add(&node{id: "undelivered", label: "undelivered events\n" + queueDetail(t.Resources[undelivered]), group: t.construct(undelivered), shape: "box"})
-		g.connect(rule.id, u.id, "events it could not deliver", sideEdge)
+	ln := g.add(&node{id: "links", label: label, group: t.construct(endpoint), shape: "box3d"})
+	for _, r := range readers {
+		g.connect(r, ln.id, "9 open the link", flowEdge)
 	}
+	g.connect(ln.id, thumbnails.id, "10 redirect to the thumbnail", flowEdge)
+}
 
-	// Alarms beside: what each watches, and where it rings.
-	subject := map[string]string{work: wq.id, dlq: dl.id, source: src.id, thumbs: th.id, topic: tp.id}
-	if undelivered != "" {
-		subject[undelivered] = "undelivered"
+// drawSidePaths draws what leaves the flow: dead letters and events the rule could not deliver.
+func drawSidePaths(g *graph, t template, w *wiring, n flowNodes) {
+	g.connect(n.worker.id, n.dl.id, fmt.Sprintf("with its reason: a bad upload at once,\na transient failure on the %s receive", ordinal(config.MaxReceiveCount)), sideEdge)
+	work := t.Resources[w.work].Properties
+	if receives := dig(work, "RedrivePolicy", "maxReceiveCount"); receives != nil && slices.Contains(refs(dig(work, "RedrivePolicy", "deadLetterTargetArn")), w.dlq) {
+		g.connect(n.wq.id, n.dl.id, fmt.Sprintf("by SQS after %v receives\n(a worker killed mid-work)", receives), sideEdge)
 	}
-	for id := range workerParts {
-		subject[id] = worker.id
+	if w.undelivered != "" {
+		u := g.add(&node{id: "undelivered", label: "undelivered events\n" + queueDetail(t.Resources[w.undelivered]), group: t.construct(w.undelivered), shape: "box"})
+		g.connect(n.rule.id, u.id, "events it could not deliver", sideEdge)
 	}
-	filters := metricFilters(t, workerParts)
+}
+
+// drawAlarms draws the alarms beside the flow: what each watches, and where it rings.
+func drawAlarms(g *graph, t template, w *wiring, n flowNodes) {
+	subject := map[string]string{w.work: n.wq.id, w.dlq: n.dl.id, w.source: n.src.id, w.thumbs: n.th.id, w.topic: n.tp.id}
+	if w.undelivered != "" {
+		subject[w.undelivered] = "undelivered"
+	}
+	for id := range w.workerParts {
+		subject[id] = n.worker.id
+	}
+	filters := metricFilters(t, w.workerParts)
 	for _, id := range sortedIDs(t, "AWS::CloudWatch::Alarm") {
-		r := t.Resources[id]
-		watched := map[string]bool{}
-		for k, v := range r.Properties {
-			if strings.HasSuffix(k, "Actions") {
-				continue
-			}
-			for _, ref := range refs(v) {
-				if s, ok := subject[ref]; ok {
-					watched[s] = true
-				}
-			}
-		}
-		for _, m := range metricsOf(r) {
-			if filters[m] {
-				watched[worker.id] = true
-			}
-		}
-		var rings []string
-		scales := false
-		for _, ref := range refs(r.Properties["AlarmActions"]) {
-			switch t.Resources[ref].Type {
-			case "AWS::SNS::Topic":
-				rings = append(rings, ref)
-			case "AWS::ApplicationAutoScaling::ScalingPolicy":
-				scales = true
-			}
-		}
+		watched := watchedBy(t.Resources[id], subject, filters, n.worker.id)
+		rings, scales := alarmActions(t, t.Resources[id])
 		if len(watched) == 0 && len(rings) == 0 && !scales {
 			continue
 		}
@@ -212,19 +260,57 @@ func flow(t template) (*graph, error) {
 			g.connect(s, a.id, "", watchEdge)
 		}
 		if scales {
-			g.connect(a.id, worker.id, "scales the tasks", sideEdge)
+			g.connect(a.id, n.worker.id, "scales the tasks", sideEdge)
 		}
 		for _, ref := range rings {
 			ops := g.add(&node{id: "ops_" + ref, label: "operations topic\nalarms", group: t.construct(ref), shape: "box"})
 			g.connect(a.id, ops.id, "", sideEdge)
 		}
 	}
+}
+
+// watchedBy returns the nodes an alarm watches: those whose resources it references outside its
+// actions, and the worker when it is on a metric filtered from the worker's logs.
+func watchedBy(r resource, subject map[string]string, filters map[string]bool, worker string) map[string]bool {
+	watched := map[string]bool{}
+	for k, v := range r.Properties {
+		if strings.HasSuffix(k, "Actions") {
+			continue
+		}
+		for _, ref := range refs(v) {
+			if s, ok := subject[ref]; ok {
+				watched[s] = true
+			}
+		}
+	}
+	for _, m := range metricsOf(r) {
+		if filters[m] {
+			watched[worker] = true
+		}
+	}
+	return watched
+}
+
+// alarmActions returns the topics an alarm rings, and whether it scales the worker.
+func alarmActions(t template, r resource) (rings []string, scales bool) {
+	for _, ref := range refs(r.Properties["AlarmActions"]) {
+		switch t.Resources[ref].Type {
+		case "AWS::SNS::Topic":
+			rings = append(rings, ref)
+		case "AWS::ApplicationAutoScaling::ScalingPolicy":
+			scales = true
+		}
+	}
+	return rings, scales
+}
+
+// drawOnCall draws who the operations topics reach.
+func drawOnCall(g *graph, t template) {
 	for _, n := range g.nodes {
 		if ref, ok := strings.CutPrefix(n.id, "ops_"); ok {
 			subscribers(t, g, ref, n, "email", "on call\nOPS_EMAILS at deploy", sideEdge)
 		}
 	}
-	return g, nil
 }
 
 // workerTask finds the task definition whose container is given THUMBQ_QUEUE_URL and returns its
