@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/thumbq/thumbq/worker/budget"
 	"github.com/thumbq/thumbq/worker/config"
 	"github.com/thumbq/thumbq/worker/emulate"
 	"github.com/thumbq/thumbq/worker/event"
@@ -142,6 +143,7 @@ type env struct {
 	s3        *s3.Client
 	sqs       *sqs.Client
 	outcomes  chan pipeline.Outcome
+	figures   figures     // what the worker's metrics would say, for the summary
 	links     *link.Local // the link endpoint the notifications' links point at, as in AWS
 	stopWork  context.CancelFunc
 	workDone  chan struct{}
@@ -180,8 +182,11 @@ func start(ctx context.Context, opts Options) (*env, error) {
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	e.stopWork = stop
 	var running sync.WaitGroup
+	shared := budget.New(wc.MemoryBudget)
+	e.figures.budget = shared
 	for i := range max(workers, 0) {
 		h := &pipeline.Handler{Processor: pipeline.New(wc, e.s3, stack.SNSClient(), nil), OnOutcome: func(o pipeline.Outcome) { e.outcomes <- o }}
+		h.Processor.Budget = shared // one process, one budget, whatever the number of workers
 		h.Processor.Presigner = &link.Presigner{Signer: e.links.Signer}
 		log := opts.Logger
 		if workers > 1 {
@@ -221,6 +226,9 @@ func workerConfig(opts Options) config.Config {
 		c.ThumbHeight = opts.Height
 	}
 	c.Sizes = opts.Sizes
+	// The memory budget thumbq work derives on a machine without a container limit (1 GiB less
+	// the reserve), so local runs wait for memory as the worker does.
+	c.MemoryBudget, _ = budget.Derive(0, false, c.Concurrency, c.MaxBytes)
 	return c
 }
 
@@ -286,7 +294,9 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	if err := writeJSON(filepath.Join(opts.Out, "report.json"), rep); err != nil {
 		return rep, err
 	}
-	return rep, summarize(out, rep, len(files), elapsed, opts.Out)
+	err = summarize(out, rep, len(files), elapsed, opts.Out)
+	fmt.Fprintln(out, e.figures.String())
+	return rep, err
 }
 
 // summarize prints the run's last line and returns an error when some upload got no outcome.
@@ -357,6 +367,7 @@ func (e *env) await(ctx context.Context, results map[string]Result, pending map[
 			}
 		case o := <-e.outcomes:
 			if pending[o.Object.Key] { // else a redelivery of one already reported
+				e.figures.add(o, time.Now())
 				settle(e.result(ctx, o))
 			}
 		}

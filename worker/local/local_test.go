@@ -82,6 +82,9 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, progress.String())
 	}
+	if want := "metrics (as the deployed worker writes them): failed corrupt 1, failed not-an-image 1, ok 2, skipped 1;"; !strings.Contains(progress.String(), want) {
+		t.Errorf("the summary lacks the worker's metrics %q:\n%s", want, progress.String())
+	}
 	want := map[string]struct {
 		status Status
 		w, h   int

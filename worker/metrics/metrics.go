@@ -2,7 +2,7 @@
 // on its log: CloudWatch Logs turns each line into metrics of the namespace thumbq, with the
 // dimension Stack (and Reason for failures), at no API call and no extra permission. Per outcome:
 // Processed, Skipped or Failed (by reason code), Latency (upload to notification, from the
-// event's time), SourceBytes; and MemoryWaits, the admissions that waited for the memory budget
+// event's time), DecodeTime (decoding and making the thumbnails), SourceBytes; and MemoryWaits, the admissions that waited for the memory budget
 // since the previous line.
 package metrics
 
@@ -59,6 +59,10 @@ func (e *Emitter) Observe(o pipeline.Outcome) {
 		if !o.Object.Time.IsZero() {
 			line["Latency"] = t.Sub(o.Object.Time).Milliseconds()
 			ms = append(ms, metric{"Latency", "Milliseconds"})
+		}
+		if o.MakeTime > 0 {
+			line["DecodeTime"] = o.MakeTime.Milliseconds()
+			ms = append(ms, metric{"DecodeTime", "Milliseconds"})
 		}
 	case pipeline.Skipped:
 		count("Skipped")

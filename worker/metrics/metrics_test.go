@@ -54,7 +54,7 @@ func TestOneEMFLinePerOutcome(t *testing.T) {
 	waits := int64(0)
 	e := &Emitter{W: &buf, Stack: "thumbq-prod", Now: func() time.Time { return now }, Waits: func() int64 { return waits }}
 	obj := event.Object{Bucket: "b", Key: "a.jpg", Size: 2048, Time: now.Add(-1500 * time.Millisecond)}
-	e.Observe(pipeline.Outcome{Result: pipeline.Result{Object: obj, Status: pipeline.OK}})
+	e.Observe(pipeline.Outcome{Result: pipeline.Result{Object: obj, Status: pipeline.OK, MakeTime: 42 * time.Millisecond}})
 	waits = 3
 	e.Observe(pipeline.Outcome{Result: pipeline.Result{Object: obj, Status: pipeline.Failed}, Err: failure.New(failure.NotImage, "", "text")})
 	e.Observe(pipeline.Outcome{Result: pipeline.Result{Object: event.Object{Size: -1}, Status: pipeline.Skipped}})
@@ -68,7 +68,7 @@ func TestOneEMFLinePerOutcome(t *testing.T) {
 		values map[string]any
 		dims   int
 	}{
-		{"processed", map[string]any{"Processed": 1.0, "Latency": 1500.0, "SourceBytes": 2048.0, "MemoryWaits": 0.0}, 1},
+		{"processed", map[string]any{"Processed": 1.0, "Latency": 1500.0, "DecodeTime": 42.0, "SourceBytes": 2048.0, "MemoryWaits": 0.0}, 1},
 		{"failed by reason", map[string]any{"Failed": 1.0, "Reason": "not-an-image", "MemoryWaits": 3.0}, 2},
 		{"skipped", map[string]any{"Skipped": 1.0, "MemoryWaits": 0.0}, 1},
 	} {

@@ -58,6 +58,8 @@ type Result struct {
 	Format       string
 	URL          string
 	URLExpires   time.Time
+	// MakeTime is how long decoding and making the thumbnails took (not the wait for memory).
+	MakeTime time.Duration
 	// Redelivery is set when this upload version was finished (made and notified) by an earlier
 	// delivery: nothing was done again and nothing is to be notified.
 	Redelivery bool
@@ -158,7 +160,8 @@ func (p *Processor) Process(ctx context.Context, obj event.Object, log *slog.Log
 	if err != nil {
 		return out, err
 	}
-	res, err := p.makeThumbnail(ctx, data, log)
+	res, took, err := p.makeThumbnail(ctx, data, log)
+	out.MakeTime = took
 	if err != nil {
 		if f := failure.As(err); f != nil {
 			out.Format = f.Format
@@ -239,29 +242,37 @@ func (p *Processor) upload(ctx context.Context, bucket, key, etag string, t thum
 // makeThumbnail makes the thumbnail once the image's estimated peak memory fits in the budget:
 // it reads the header, waits for that much of the budget (the message's heartbeat goes on), and
 // refuses at once an image that could never fit.
-func (p *Processor) makeThumbnail(ctx context.Context, data []byte, log *slog.Logger) (thumb.Result, error) {
+func (p *Processor) makeThumbnail(ctx context.Context, data []byte, log *slog.Logger) (thumb.Result, time.Duration, error) {
 	if p.Budget == nil {
-		return p.makeWithin(ctx, data, "")
+		return p.timedMake(ctx, data, "")
 	}
 	h, need, err := thumb.Estimate(data, p.Thumb)
 	if err != nil {
-		return thumb.Result{}, err
+		return thumb.Result{}, 0, err
 	}
 	release, waited, err := p.Budget.Acquire(ctx, need)
 	var over *budget.ErrOverBudget
 	if errors.As(err, &over) {
-		return thumb.Result{}, &failure.Error{Code: failure.OverMemoryBudget, Format: h.Format,
+		return thumb.Result{}, 0, &failure.Error{Code: failure.OverMemoryBudget, Format: h.Format,
 			Err: fmt.Errorf("%s %dx%d: %w", h.Format, h.Width, h.Height, err)}
 	}
 	if err != nil {
-		return thumb.Result{}, fmt.Errorf("wait for %d MB of the memory budget: %w", need>>20, err)
+		return thumb.Result{}, 0, fmt.Errorf("wait for %d MB of the memory budget: %w", need>>20, err)
 	}
 	defer release()
 	if waited > 0 {
 		log.Info("waited for memory", "format", h.Format, "width", h.Width, "height", h.Height,
 			"estimate_bytes", need, "waited", waited.Round(time.Millisecond).String())
 	}
-	return p.makeWithin(ctx, data, h.Format)
+	return p.timedMake(ctx, data, h.Format)
+}
+
+// timedMake makes the thumbnails and says how long that took (decoding included, waiting for
+// memory not), for the DecodeTime metric.
+func (p *Processor) timedMake(ctx context.Context, data []byte, format string) (thumb.Result, time.Duration, error) {
+	start := time.Now()
+	res, err := p.makeWithin(ctx, data, format)
+	return res, time.Since(start), err
 }
 
 // errImageTimeout is the cause of the context makeWithin gives thumb.Make.
