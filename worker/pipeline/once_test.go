@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -11,14 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/thumbq/thumbq/worker/config"
-	"github.com/thumbq/thumbq/worker/emulate"
 	"github.com/thumbq/thumbq/worker/failure"
 	"github.com/thumbq/thumbq/worker/pipeline"
 )
@@ -29,16 +23,7 @@ import (
 // acknowledged without downloading the image again.
 func TestOneUploadVersionGivesOneNotification(t *testing.T) {
 	ctx := context.Background()
-	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "once", VisibilityTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Close()
-	wc := config.Defaults()
-	stack.Configure(&wc)
-	if err := wc.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	stack, wc := emulatedStack(t, "once", "")
 	s3c := stack.S3Client()
 	img := image.NewNRGBA(image.Rect(0, 0, 300, 200))
 	for i := range img.Pix {
@@ -48,17 +33,7 @@ func TestOneUploadVersionGivesOneNotification(t *testing.T) {
 	var b bytes.Buffer
 	png.Encode(&b, img)
 	key := "once/photo (1).png"
-	put, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key, Body: bytes.NewReader(b.Bytes())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The emulator put the rule's event on the work queue: take it from there, as the consumer would.
-	sqsc := stack.SQSClient()
-	got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.QueueURL, WaitTimeSeconds: 5})
-	if err != nil || len(got.Messages) != 1 {
-		t.Fatalf("receive the upload's event: %v, %d messages", err, len(got.Messages))
-	}
-	body := []byte(aws.ToString(got.Messages[0].Body))
+	etag, body := uploadEvent(t, stack, key, b.Bytes())
 
 	var logs bytes.Buffer
 	var mu sync.Mutex
@@ -90,16 +65,8 @@ func TestOneUploadVersionGivesOneNotification(t *testing.T) {
 	}
 
 	var notes []string
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.NotificationQueueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range out.Messages {
-			var n struct{ Subject string }
-			json.Unmarshal([]byte(aws.ToString(m.Body)), &n)
-			notes = append(notes, n.Subject)
-		}
+	for _, n := range notificationsDelivered(t, stack) {
+		notes = append(notes, n.Subject)
 	}
 	if len(notes) != 1 {
 		t.Errorf("%d notifications for one upload delivered 5 times: %q; want exactly 1", len(notes), notes)
@@ -109,13 +76,11 @@ func TestOneUploadVersionGivesOneNotification(t *testing.T) {
 	if n := bytes.Count(logs.Bytes(), []byte("acknowledged without making the thumbnail again")); n < 2 {
 		t.Errorf("%d deliveries were acknowledged as finished; want at least the 2 that came after the first was done\n%s", n, logs.String())
 	}
-	marker := pipeline.MarkerPrefix + trimQuotes(aws.ToString(put.ETag)) + "/" + key
+	marker := pipeline.MarkerPrefix + etag + "/" + key
 	if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &stack.ThumbnailBucket, Key: &marker}); err != nil {
 		t.Errorf("no marker at %s: %v", marker, err)
 	}
 }
-
-func trimQuotes(s string) string { return string(bytes.Trim([]byte(s), `"`)) }
 
 type lockedWriter struct {
 	w  *bytes.Buffer
@@ -133,25 +98,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // acknowledged as finished) and the thumbnail notified. A second failure is not notified again.
 func TestARedriveAfterAFailureNotificationMakesTheThumbnail(t *testing.T) {
 	ctx := context.Background()
-	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "redrive-once", VisibilityTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Close()
-	wc := config.Defaults()
-	stack.Configure(&wc)
-	s3c, sqsc := stack.S3Client(), stack.SQSClient()
+	stack, wc := emulatedStack(t, "redrive-once", "")
+	s3c := stack.S3Client()
 	var b bytes.Buffer
 	png.Encode(&b, image.NewGray(image.Rect(0, 0, 200, 100)))
 	key := "redrive/photo.png"
-	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key, Body: bytes.NewReader(b.Bytes())}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.QueueURL, WaitTimeSeconds: 5})
-	if err != nil || len(got.Messages) != 1 {
-		t.Fatalf("receive the upload's event: %v, %d messages", err, len(got.Messages))
-	}
-	body := []byte(aws.ToString(got.Messages[0].Body))
+	_, body := uploadEvent(t, stack, key, b.Bytes())
 	h := &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}
 	log := slog.New(slog.DiscardHandler)
 	exhausted := failure.New(failure.RetriesExhausted, "", "still failing on receive 3 of 3: s3: SlowDown")
@@ -165,18 +117,8 @@ func TestARedriveAfterAFailureNotificationMakesTheThumbnail(t *testing.T) {
 		t.Errorf("no thumbnail at %s after the redrive: %v", thumbKey, err)
 	}
 	var statuses []string
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
-		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.NotificationQueueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range out.Messages {
-			var n struct {
-				MessageAttributes map[string]struct{ Value string }
-			}
-			json.Unmarshal([]byte(aws.ToString(m.Body)), &n)
-			statuses = append(statuses, n.MessageAttributes["status"].Value)
-		}
+	for _, n := range notificationsDelivered(t, stack) {
+		statuses = append(statuses, n.MessageAttributes["status"].Value)
 	}
 	if strings.Join(statuses, ",") != "failed,ok" {
 		t.Errorf("notifications %q; want one failure, then the thumbnail after the redrive", statuses)

@@ -3,21 +3,14 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"image"
 	"image/png"
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/thumbq/thumbq/worker/config"
-	"github.com/thumbq/thumbq/worker/emulate"
-	"github.com/thumbq/thumbq/worker/fit"
 	"github.com/thumbq/thumbq/worker/pipeline"
 )
 
@@ -26,17 +19,7 @@ import (
 // lists the three links.
 func TestEverySizeIsUploadedAndNotifiedOnce(t *testing.T) {
 	ctx := context.Background()
-	stack, err := emulate.Start(ctx, emulate.Options{Prefix: "sizes", VisibilityTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Close()
-	wc := config.Defaults()
-	stack.Configure(&wc)
-	wc.Sizes = fit.MustParse("64x64,256x256:cover,32x32:pad")
-	if err := wc.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	stack, wc := emulatedStack(t, "sizes", "64x64,256x256:cover,32x32:pad")
 	s3c := stack.S3Client()
 	img := image.NewNRGBA(image.Rect(0, 0, 400, 300))
 	for i := range img.Pix {
@@ -44,17 +27,9 @@ func TestEverySizeIsUploadedAndNotifiedOnce(t *testing.T) {
 	}
 	var b bytes.Buffer
 	png.Encode(&b, img)
-	key := "sizes/photo.png"
-	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: &stack.SourceBucket, Key: &key, Body: bytes.NewReader(b.Bytes())}); err != nil {
-		t.Fatal(err)
-	}
-	sqsc := stack.SQSClient()
-	got, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.QueueURL, WaitTimeSeconds: 5})
-	if err != nil || len(got.Messages) != 1 {
-		t.Fatalf("receive the upload's event: %v, %d messages", err, len(got.Messages))
-	}
+	_, event := uploadEvent(t, stack, "sizes/photo.png", b.Bytes())
 	h := &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}
-	if err := h.Handle(ctx, []byte(aws.ToString(got.Messages[0].Body)), slog.New(slog.DiscardHandler)); err != nil {
+	if err := h.Handle(ctx, event, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -76,16 +51,8 @@ func TestEverySizeIsUploadedAndNotifiedOnce(t *testing.T) {
 	}
 
 	var notes []string
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &stack.NotificationQueueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range out.Messages {
-			var n struct{ Message string }
-			json.Unmarshal([]byte(aws.ToString(m.Body)), &n)
-			notes = append(notes, n.Message)
-		}
+	for _, n := range notificationsDelivered(t, stack) {
+		notes = append(notes, n.Message)
 	}
 	if len(notes) != 1 {
 		t.Fatalf("%d notifications for one upload with three sizes; want 1", len(notes))
