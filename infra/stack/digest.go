@@ -2,10 +2,8 @@ package stack
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -49,27 +47,15 @@ func NewDigest(scope constructs.Construct, id string, props *DigestProps) *Diges
 			"deleted with its digest; a dead-letter queue would only hide entries from the emails."),
 	}}, jsii.Bool(false))
 
-	logs := awslogs.NewLogGroup(d.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
-		Retention:     props.LogRetention,
-		RemovalPolicy: removalPolicy(props.Retain),
-	})
-	fn := awslambda.NewDockerImageFunction(d.Construct, jsii.String("Function"), &awslambda.DockerImageFunctionProps{
-		Description: jsii.String("thumbq email digest: drains the digest queue, at most 1 email per second"),
-		Code: awslambda.DockerImageCode_FromImageAsset(jsii.String(props.RepoRoot), &awslambda.AssetImageCodeProps{
-			File:     jsii.String(Dockerfile),
-			Platform: awsecrassets.Platform_LINUX_ARM64(),
-			Cmd:      jsii.Strings("digest"),
-		}),
-		Architecture:                 awslambda.Architecture_ARM_64(),
-		MemorySize:                   jsii.Number(128),
-		Timeout:                      awscdk.Duration_Minutes(jsii.Number(5)),
-		ReservedConcurrentExecutions: jsii.Number(1),
-		LogGroup:                     logs,
-		Environment: &map[string]*string{
+	fn := workerFunction{
+		Cmd: "digest", Description: "thumbq email digest: drains the digest queue, at most 1 email per second",
+		Timeout: awscdk.Duration_Minutes(jsii.Number(5)), Reserved: jsii.Number(1),
+		Environment: map[string]*string{
 			digest.EnvQueueURL: d.queue.QueueUrl(),
 			digest.EnvTopicARN: props.EmailTopic.TopicArn(),
 		},
-	})
+		LogRetention: props.LogRetention, Retain: props.Retain, RepoRoot: props.RepoRoot,
+	}.build(d.Construct)
 	d.queue.GrantConsumeMessages(fn)
 	grant(fn, props.EmailTopic.TopicArn(), "sns:Publish")
 	awsevents.NewRule(d.Construct, jsii.String("EveryMinute"), &awsevents.RuleProps{
@@ -77,11 +63,7 @@ func NewDigest(scope constructs.Construct, id string, props *DigestProps) *Diges
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1))),
 		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(0)})},
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{{
-		Id:        jsii.String("AwsSolutions-IAM4"),
-		Reason:    jsii.String("AWSLambdaBasicExecutionRole, CDK's default for a function: writing its own logs only."),
-		AppliesTo: &[]interface{}{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
-	}}, jsii.Bool(true))
+	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{basicExecutionRole()}, jsii.Bool(true))
 	return d
 }
 

@@ -2,7 +2,6 @@ package stack
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
@@ -57,38 +56,22 @@ func NewLinks(scope constructs.Construct, id string, props *LinksProps) *Links {
 			"not on a schedule (a schedule would break every emailed link on each rotation)."),
 	}}, jsii.Bool(false))
 
-	logs := awslogs.NewLogGroup(l.Construct, jsii.String("Logs"), &awslogs.LogGroupProps{
-		Retention:     props.LogRetention,
-		RemovalPolicy: removalPolicy(props.Retain),
-	})
-	fn := awslambda.NewDockerImageFunction(l.Construct, jsii.String("Function"), &awslambda.DockerImageFunctionProps{
-		Description: jsii.String("thumbq link endpoint: checks a thumbnail link, redirects to a 5-minute presigned URL"),
-		// The worker's image (the same asset, so the same ECR image), with the command `link`.
-		Code: awslambda.DockerImageCode_FromImageAsset(jsii.String(props.RepoRoot), &awslambda.AssetImageCodeProps{
-			File:     jsii.String(Dockerfile),
-			Platform: awsecrassets.Platform_LINUX_ARM64(),
-			Cmd:      jsii.Strings("link"),
-		}),
-		Architecture: awslambda.Architecture_ARM_64(),
-		MemorySize:   jsii.Number(128),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(10)),
-		LogGroup:     logs,
-		Environment: &map[string]*string{
+	fn := workerFunction{
+		Cmd: "link", Description: "thumbq link endpoint: checks a thumbnail link, redirects to a 5-minute presigned URL",
+		Timeout: awscdk.Duration_Seconds(jsii.Number(10)),
+		Environment: map[string]*string{
 			config.EnvThumbnailBucket: props.ThumbnailBucket.BucketName(),
 			link.EnvSecretARN:         l.secret.SecretArn(),
 		},
-	})
+		LogRetention: props.LogRetention, Retain: props.Retain, RepoRoot: props.RepoRoot,
+	}.build(l.Construct)
 	grant(fn, props.ThumbnailBucket.ArnForObjects(jsii.String("*")), "s3:GetObject")
 	l.secret.GrantRead(fn, nil)
 	// Public by design: the URL serves only links whose HMAC checks, and only by redirecting to a
 	// presigned URL of the private bucket; anything else is a 403 without touching S3.
 	l.url = fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{AuthType: awslambda.FunctionUrlAuthType_NONE})
 	cdknag.NagSuppressions_AddResourceSuppressions(fn, &[]*cdknag.NagPackSuppression{
-		{
-			Id:        jsii.String("AwsSolutions-IAM4"),
-			Reason:    jsii.String("AWSLambdaBasicExecutionRole, CDK's default for a function: writing its own logs only."),
-			AppliesTo: &[]interface{}{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
-		},
+		basicExecutionRole(),
 		{
 			Id:        jsii.String("AwsSolutions-IAM5"),
 			Reason:    jsii.String("s3:GetObject on the thumbnail bucket's objects, to presign any thumbnail's key."),
