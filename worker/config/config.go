@@ -38,7 +38,7 @@ const (
 
 // Defaults. infra derives the queue's visibility timeout and the container's stop timeout from these.
 const (
-	DefaultThumbSize         = 64 // the thumbnail box is DefaultThumbSize x DefaultThumbSize
+	DefaultThumbSize         = fit.DefaultSide // the thumbnail box is DefaultThumbSize x DefaultThumbSize
 	DefaultThumbWidth        = DefaultThumbSize
 	DefaultThumbHeight       = DefaultThumbSize
 	DefaultMaxBytes          = 64 << 20    // 64 MiB

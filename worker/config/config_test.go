@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/thumbq/thumbq/worker/fit"
+	"github.com/thumbq/thumbq/worker/thumb"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -184,5 +185,14 @@ func TestValidateRefusesWhatLoadWould(t *testing.T) {
 				t.Errorf("Validate() = %v; want an error naming %s", err, tt.variable)
 			}
 		})
+	}
+}
+
+// TestTheEngineDefaultsAreTheWorkers: the image engine cannot import this package (it knows
+// nothing of the worker), so its zero-Options pixel limit is its own constant; it must be ours.
+func TestTheEngineDefaultsAreTheWorkers(t *testing.T) {
+	if DefaultMaxPixels != thumb.DefaultMaxPixels || DefaultThumbSize != thumb.DefaultSize {
+		t.Errorf("config's defaults %d px, %d MP differ from thumb's %d px, %d MP",
+			DefaultThumbSize, DefaultMaxPixels, thumb.DefaultSize, thumb.DefaultMaxPixels)
 	}
 }

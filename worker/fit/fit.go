@@ -39,6 +39,10 @@ const (
 	MaxSizes = 8
 )
 
+// DefaultSide is the side of the default box, 64x64 contain: the worker's (package config) and
+// the image engine's (package thumb) default both read it here.
+const DefaultSide = 64
+
 // Box is one thumbnail to make: the box it fits, how, and whether a smaller image is enlarged.
 // Without Enlarge an image is never made larger than it is: a 40x30 image gives a 40x30
 // contain thumbnail in a 64x64 box, a 40x30 cover or fill one (the box's shape cropped or

@@ -21,7 +21,7 @@ type Options struct {
 
 // Defaults used for the zero Options.
 const (
-	DefaultSize      = 64
+	DefaultSize      = fit.DefaultSide
 	DefaultMaxPixels = 100_000_000
 )
 
