@@ -2,39 +2,54 @@ package thumb
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"image"
 
+	"github.com/thumbq/thumbq/worker/thumb/webpscale"
 	"golang.org/x/image/webp"
 )
 
-// WebP: lossy and lossless, by golang.org/x/image/webp, with the colours of lossy images corrected.
+// WebP: lossy images reduced while decoding by package webpscale, which streams the VP8 frame's
+// rows into the box filter; lossless ones (and lossy ones whose alpha plane is a lossless image),
+// and lossy ones when no reduction is needed, decoded whole by golang.org/x/image/webp, with the
+// colours of lossy images corrected.
 var webpFormat = format{
-	name:      "webp",
-	match:     func(data []byte) bool { return has(data, 0, "RIFF") && has(data, 8, "WEBP") },
-	config:    webp.DecodeConfig,
-	decode:    decodeWebP,
+	name:   "webp",
+	match:  func(data []byte) bool { return has(data, 0, "RIFF") && has(data, 8, "WEBP") },
+	config: webp.DecodeConfig,
+	decode: decodeWebP,
+	decodeReduced: func(ctx context.Context, data []byte, _, _, shrink int) (image.Image, error) {
+		img, err := webpscale.Decode(ctx, data, shrink)
+		if errors.Is(err, webpscale.ErrNotReduced) {
+			return nil, fmt.Errorf("%w: %w", errFullDecode, err)
+		}
+		return img, err
+	},
 	exif:      webpExif,
 	memory:    webpMemory,
 	maxPixels: webpMaxPixels,
 }
 
-// The pixel limits of WebP, which x/image/webp decodes whole: a lossless image's backward
-// references may span the whole image, so no decoder can reduce it as it goes; lossy images could
-// be decoded by macroblock rows, but x/image does not. These limits keep each under the 100 MB
-// above idle promised; the README's Memory section has the figures make bench-worst measures.
-const (
-	webpLosslessMaxPixels = 16_000_000
-	webpLossyMaxPixels    = 50_000_000
-)
+// webpLosslessMaxPixels is the pixel limit of what x/image/webp decodes whole because it is
+// lossless: a lossless image's backward references may span the whole image, so no decoder can
+// reduce it as it goes. It keeps the decode under the 100 MB above idle promised; the README's
+// Memory section has the figures make bench-worst measures.
+const webpLosslessMaxPixels = 16_000_000
 
-// webpMaxPixels reads the first chunk: VP8L is lossless; VP8, or VP8X (which may hold either, with
-// alpha), is held to the lossless limit unless its image chunk is VP8.
+// webpMaxPixels holds a file webpscale does not decode reduced to the lossless limit: VP8L, or an
+// ALPH chunk compressed as a lossless image ("lossy WebP with lossless alpha"). A lossy image with
+// no alpha plane or a raw one has no limit of its own.
 func webpMaxPixels(data []byte) (int64, string) {
-	if has(data, 12, "VP8 ") || has(data, 12, "VP8X") && webpHasChunk(data, "VP8 ") {
-		return webpLossyMaxPixels, "lossy WebP"
+	if _, _, err := webpscale.Config(data); errors.Is(err, webpscale.ErrNotReduced) {
+		if has(data, 12, "VP8X") && webpHasChunk(data, "VP8 ") {
+			return webpLosslessMaxPixels, "lossy WebP with a lossless alpha plane"
+		}
+		return webpLosslessMaxPixels, "lossless WebP"
 	}
-	return webpLosslessMaxPixels, "lossless WebP"
+	return 0, ""
 }
 
 // webpHasChunk reports whether a top-level chunk of the RIFF file is called id.
@@ -52,16 +67,13 @@ func webpHasChunk(data []byte, id string) bool {
 	return false
 }
 
-// decodeWebP decodes a WebP image and corrects the colours of lossy ones.
+// decodeWebP decodes a WebP image whole and corrects the colours of lossy ones.
 //
-// VP8 (lossy WebP) stores limited-range BT.601 YCbCr: black is Y=16, white is Y=235 and chroma
-// spans 16..240. golang.org/x/image/webp returns those planes as an *image.YCbCr (or NYCbCrA),
-// whose colour conversion is JFIF's full-range one, so the decoded picture comes out washed out:
-// black as (16,16,16)-ish grey, white as (235,235,235) (golang/go#40173). libwebp's dwebp
-// computes R = 1.164(Y-16) + 1.596(Cr-128) and so on. Stretching the planes to full range
-// (Y' = (Y-16)*255/219, C' = (C-128)*255/224 + 128) before the JFIF conversion gives exactly those
-// coefficients, in place, and keeps the fast YCbCr path of the resizer. Lossless WebP (VP8L) is
-// RGB already and is left alone.
+// VP8 (lossy WebP) stores limited-range BT.601 YCbCr; golang.org/x/image/webp returns those planes
+// as an *image.YCbCr (or NYCbCrA), whose colour conversion is JFIF's full-range one, so the
+// decoded picture comes out washed out (golang/go#40173). webpscale.LimitedToFull stretches the
+// planes to full range in place, which gives libwebp's colours and keeps the fast YCbCr path of
+// the resizer. Lossless WebP (VP8L) is RGB already and is left alone.
 //
 // TestXImageTestImages and TestWebPColoursMatchLibwebp check the correction against the PNGs
 // x/image's lossy test images were made from and against libwebp's output.
@@ -72,33 +84,11 @@ func decodeWebP(data []byte) (image.Image, error) {
 	}
 	switch m := img.(type) {
 	case *image.YCbCr:
-		expandLimitedRange(m)
+		webpscale.LimitedToFull(m)
 	case *image.NYCbCrA:
-		expandLimitedRange(&m.YCbCr)
+		webpscale.LimitedToFull(&m.YCbCr)
 	}
 	return img, nil
-}
-
-var lumaToFull, chromaToFull [256]uint8
-
-func init() {
-	clamp := func(v float64) uint8 { return uint8(max(0, min(255, v+0.5))) }
-	for i := range 256 {
-		lumaToFull[i] = clamp(float64(i-16) * 255 / 219)
-		chromaToFull[i] = clamp(float64(i-128)*255/224 + 128)
-	}
-}
-
-func expandLimitedRange(m *image.YCbCr) {
-	for i, v := range m.Y {
-		m.Y[i] = lumaToFull[v]
-	}
-	for i, v := range m.Cb {
-		m.Cb[i] = chromaToFull[v]
-	}
-	for i, v := range m.Cr {
-		m.Cr[i] = chromaToFull[v]
-	}
 }
 
 // webpExif returns the payload of a WebP EXIF chunk.
@@ -117,7 +107,16 @@ func webpExif(data []byte) []byte {
 	return nil
 }
 
-// webpMemory: a lossy image is 4:2:0 YCbCr with an optional alpha plane (2.5 bytes a pixel); a
-// lossless one is decoded by x/image's VP8L decoder into 4-byte ARGB pixels, then copied into an
-// NRGBA image (8 bytes a pixel at the peak). The header is not read: the larger is assumed.
-func webpMemory(_ []byte, w, h, _ int) int64 { return fullImage(w, h, 8) }
+// webpMemory: reduced (shrink >= 2), what webpscale.Memory says; at full size, or for a file
+// webpscale does not decode reduced, x/image's decode: a lossy image is 4:2:0 YCbCr with an
+// optional alpha plane (2.5 bytes a pixel, and a lossless alpha plane's ARGB image besides); a
+// lossless one is decoded into 4-byte ARGB pixels, then copied into an NRGBA image (8 bytes a
+// pixel at the peak). The larger is assumed.
+func webpMemory(data []byte, w, h, shrink int) int64 {
+	if shrink >= 2 {
+		if _, _, err := webpscale.Config(data); err == nil {
+			return webpscale.Memory(w, h, shrink)
+		}
+	}
+	return fullImage(w, h, 8)
+}

@@ -41,31 +41,3 @@ func TestWebPColoursMatchLibwebp(t *testing.T) {
 		}
 	})
 }
-
-func TestExpandLimitedRangeMapsVideoBlackAndWhite(t *testing.T) {
-	tests := []struct {
-		name     string
-		in, want uint8
-		chroma   bool
-	}{
-		{"video black (Y=16) becomes 0", 16, 0, false},
-		{"video white (Y=235) becomes 255", 235, 255, false},
-		{"mid grey (Y=126) becomes 128", 126, 128, false},
-		{"below black clamps to 0", 5, 0, false},
-		{"above white clamps to 255", 250, 255, false},
-		{"neutral chroma (128) stays 128", 128, 128, true},
-		{"lowest chroma (16) becomes 0.5, rounded up", 16, 1, true},
-		{"highest chroma (240) becomes 255.5, clamped", 240, 255, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := lumaToFull[tt.in]
-			if tt.chroma {
-				got = chromaToFull[tt.in]
-			}
-			if got != tt.want {
-				t.Errorf("%d -> %d; want %d", tt.in, got, tt.want)
-			}
-		})
-	}
-}

@@ -121,8 +121,9 @@ func (c *countingContext) Err() error {
 	return nil
 }
 
-// TestFormatPixelLimits: lossless and lossy WebP over their own pixel limits are refused as
-// too-many-pixels, naming the limit, before decoding; under them they are made. CMYK and YCCK
+// TestFormatPixelLimits: lossless WebP, and lossy WebP with a lossless alpha plane, over their own
+// pixel limit are refused as too-many-pixels, naming the limit, before decoding; under them they
+// are made; lossy WebP without alpha or with a raw alpha plane has no limit of its own. CMYK and YCCK
 // JPEG have no limit of their own, but for those that only image/jpeg decodes (here: no Adobe
 // marker), which keep the limit of a whole decode.
 func TestFormatPixelLimits(t *testing.T) {
@@ -132,7 +133,8 @@ func TestFormatPixelLimits(t *testing.T) {
 		file  string
 		limit int64
 	}{{"jpeg-cmyk.jpg", 0}, {"jpeg-ycck.jpg", 0}, {"jpeg-cmyk-no-adobe.jpg", jpegWholeCMYKMaxPixels},
-		{"webp-lossless.webp", webpLosslessMaxPixels}, {"webp-lossy.webp", webpLossyMaxPixels}} {
+		{"webp-lossless.webp", webpLosslessMaxPixels}, {"webp-lossy-alpha.webp", webpLosslessMaxPixels},
+		{"webp-lossy.webp", 0}, {"webp-lossy-alpha-raw.webp", 0}} {
 		data, ok := files[tt.file]
 		if !ok {
 			continue // cwebp missing
@@ -154,7 +156,8 @@ func TestFormatPixelLimits(t *testing.T) {
 	big := worstCases(t, 4000, 4100) // 16.4 MP: over the whole-decode CMYK and lossless WebP limits
 	big["jpeg-cmyk-no-adobe.jpg"] = withoutAdobe(t, big["jpeg-cmyk.jpg"])
 	for name, refused := range map[string]bool{"jpeg-cmyk.jpg": false, "jpeg-ycck.jpg": false,
-		"jpeg-cmyk-no-adobe.jpg": true, "webp-lossless.webp": true} {
+		"jpeg-cmyk-no-adobe.jpg": true, "webp-lossless.webp": true, "webp-lossy-alpha.webp": true,
+		"webp-lossy.webp": false, "webp-lossy-alpha-raw.webp": false} {
 		data, ok := big[name]
 		if !ok {
 			continue

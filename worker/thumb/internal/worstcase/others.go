@@ -10,28 +10,31 @@ import (
 )
 
 func pngCase(bits int, interlaced bool) func(io.Writer, int, int) error {
-	return func(w io.Writer, width, height int) error { return writePNG(w, width, height, bits, interlaced) }
+	return func(w io.Writer, width, height int) error { return writePNG(w, width, height, bits, interlaced, false) }
 }
 
 // adam7 are the passes of PNG's interlacing: x0, y0, dx, dy.
 var adam7 = [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
 
 // writePNG writes an RGB PNG of the blocks pattern, 8 or 16 bits a sample, Adam7-interlaced or
-// not, its rows unfiltered.
-func writePNG(w io.Writer, width, height, bits int, interlaced bool) error {
+// not, its rows unfiltered; with alpha (8-bit only), an RGBA one whose alpha is a diagonal ramp.
+func writePNG(w io.Writer, width, height, bits int, interlaced, alpha bool) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr, uint32(width))
 	binary.BigEndian.PutUint32(ihdr[4:], uint32(height))
 	ihdr[8], ihdr[9] = byte(bits), 2
+	bpp := 3 * bits / 8
+	if alpha {
+		ihdr[9], bpp = 6, 4
+	}
 	if interlaced {
 		ihdr[12] = 1
 	}
 	writeChunk(bw, "IHDR", ihdr)
 	cw := &chunkWriter{w: bw}
 	z := zlib.NewWriter(cw)
-	bpp := 3 * bits / 8
 	passes := [][4]int{{0, 0, 1, 1}}
 	if interlaced {
 		passes = adam7[:]
@@ -53,6 +56,9 @@ func writePNG(w io.Writer, width, height, bits int, interlaced bool) error {
 					binary.BigEndian.PutUint16(q[4:], uint16(b)*257)
 				} else {
 					q[0], q[1], q[2] = r, g, b
+				}
+				if alpha {
+					q[3] = uint8(x + y)
 				}
 			}
 			if _, err := z.Write(row); err != nil {

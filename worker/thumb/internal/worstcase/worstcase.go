@@ -36,6 +36,8 @@ func Cases() []Case {
 		{Name: "jpeg-ycck", Ext: ".jpg", Write: jpegCase(jpegYCCK, false)},
 		{Name: "webp-lossless", Ext: ".webp", External: cwebp("-lossless", "-z", "0")},
 		{Name: "webp-lossy", Ext: ".webp", External: cwebp("-q", "50", "-m", "0")},
+		{Name: "webp-lossy-alpha-raw", Ext: ".webp", External: cwebpAlpha("-q", "50", "-m", "0", "-alpha_method", "0", "-alpha_filter", "best")},
+		{Name: "webp-lossy-alpha", Ext: ".webp", External: cwebpAlpha("-q", "50", "-m", "0")},
 		{Name: "png-rgb16-interlaced", Ext: ".png", Write: pngCase(16, true)},
 		{Name: "gif", Ext: ".gif", Write: writeGIF},
 		{Name: "bmp-rle8", Ext: ".bmp", Write: writeBMPRLE8},
@@ -76,6 +78,15 @@ func WriteFile(c Case, dir string, width, height int) (string, error) {
 
 // cwebp returns an External that encodes an 8-bit PNG of the blocks pattern with cwebp and args.
 func cwebp(args ...string) func(path, tmp string, width, height int) error {
+	return cwebpOf(false, args)
+}
+
+// cwebpAlpha is cwebp from a PNG with an alpha ramp, for the cases with an alpha plane (ALPH).
+func cwebpAlpha(args ...string) func(path, tmp string, width, height int) error {
+	return cwebpOf(true, args)
+}
+
+func cwebpOf(alpha bool, args []string) func(path, tmp string, width, height int) error {
 	return func(path, tmp string, width, height int) error {
 		bin, err := exec.LookPath("cwebp")
 		if err != nil {
@@ -86,7 +97,7 @@ func cwebp(args ...string) func(path, tmp string, width, height int) error {
 			return err
 		}
 		bw := bufio.NewWriterSize(f, 1<<16)
-		err = writePNG(bw, width, height, 8, false)
+		err = writePNG(bw, width, height, 8, false, alpha)
 		if err == nil {
 			err = bw.Flush()
 		}
