@@ -179,7 +179,10 @@ type segmentation struct {
 // readSegmentation reads update_segmentation (section 9.3, 19.2).
 func (p *parser) readSegmentation() segmentation {
 	d := &p.first
-	var s segmentation
+	// Without update_segment_feature_data, x/image/vp8 takes the segments' values as
+	// absolute zeros: quantizer index 0 and loop filter level 0 in every segment. (libvpx keeps
+	// the previous frame's values, deltas of 0 before any.) This package gives x/image's samples.
+	s := segmentation{absolute: true}
 	p.segProbs = [3]uint8{255, 255, 255}
 	s.enabled = d.readFlag()
 	if !s.enabled {

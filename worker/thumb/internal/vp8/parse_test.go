@@ -140,6 +140,26 @@ func TestBoolDecoderEndsWhereXImageDoes(t *testing.T) {
 	}
 }
 
+// TestWrappedRegisterReadsValidData forces the byte-at-a-time register that partitions starting
+// with 0xff use onto valid data, where it must decide as the fast decoder does and end at the
+// same decision.
+func TestWrappedRegisterReadsValidData(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	ds := randomDecisions(r, 2000)
+	data := encode(ds)
+	for _, cut := range []int{0, 1, 2, 9, len(data) / 2, len(data) - 3, len(data)} {
+		var fast, wrapped boolDecoder
+		fast.init(data[:cut])
+		wrapped.init(data[:cut])
+		wrapped.wrapped, wrapped.count = true, -1
+		for i, dc := range ds {
+			if a, b := fast.readBit(dc.prob), wrapped.readBit(dc.prob); a != b || fast.eof != wrapped.eof {
+				t.Fatalf("first %d bytes: decision %d: fast %v (eof %v), wrapped %v (eof %v)", cut, i, a, fast.eof, b, wrapped.eof)
+			}
+		}
+	}
+}
+
 func TestBoolDecoderReadsHeaderFields(t *testing.T) {
 	e := newBoolEncoder()
 	writeLiteral := func(v, n int) {
