@@ -84,7 +84,8 @@ func (m *Monitoring) addAlarms(props *MonitoringProps) {
 		props.WorkQueue.MetricApproximateAgeOfOldestMessage(maxPerMinute()), props.OldestMessageAlarm.Seconds(), 1)
 }
 
-// newDashboard creates the dashboard: the queues, the worker's own metrics, the tasks.
+// newDashboard creates the dashboard: the queues, the worker's own metrics (outcomes, latency,
+// decode time, source sizes, memory waits), the tasks.
 func (m *Monitoring) newDashboard(props *MonitoringProps) awscloudwatch.Dashboard {
 	running := containerInsights(props.Cluster, props.Service, "RunningTaskCount", "Running tasks")
 	desired := containerInsights(props.Cluster, props.Service, "DesiredTaskCount", "Desired tasks")
@@ -103,6 +104,11 @@ func (m *Monitoring) newDashboard(props *MonitoringProps) awscloudwatch.Dashboar
 					workerMetric("Processed", "Sum", "Processed"), workerMetric("Failed", "Sum", "Failed"), workerMetric("Skipped", "Sum", "Skipped")),
 				graph("Worker: upload to notification (ms)",
 					workerMetric("Latency", "p50", "p50"), workerMetric("Latency", "p99", "p99")),
+			},
+			{
+				graph("Worker: decoding and making the thumbnails (ms)",
+					workerMetric("DecodeTime", "p50", "p50"), workerMetric("DecodeTime", "p99", "p99"), workerMetric("DecodeTime", "Maximum", "max")),
+				graph("Worker: source bytes", workerMetric("SourceBytes", "p50", "p50"), workerMetric("SourceBytes", "Maximum", "max")),
 			},
 			{
 				graph("Tasks", running, desired),

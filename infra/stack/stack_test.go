@@ -630,7 +630,7 @@ func TestDashboardShowsQueuesTasksAndErrors(t *testing.T) {
 			b, _ := json.Marshal(d)
 			for _, metric := range []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
 				"ApproximateAgeOfOldestMessage", "RunningTaskCount", "DesiredTaskCount", "WorkerErrors",
-				`\"` + MetricsNamespace + `\",\"Processed`, "Failed", "Latency", "MemoryWaits"} {
+				`\"` + MetricsNamespace + `\",\"Processed`, "Failed", "Latency", "DecodeTime", "SourceBytes", "MemoryWaits"} {
 				if !strings.Contains(string(b), metric) {
 					t.Errorf("dashboard lacks %s", metric)
 				}
