@@ -26,6 +26,9 @@ func Decode(ctx context.Context, frame []byte, emit func(Band) error) error {
 	if err != nil {
 		return err
 	}
+	if fi.mbh == 0 {
+		return nil // a frame 0 pixels high has no rows to hand out
+	}
 	d := newDecoder(fi)
 	var mb macroblock
 	for mby := range fi.mbh {
@@ -129,6 +132,9 @@ func (d *decoder) reconstruct(mbx, mby int, mb *macroblock) {
 // the above-right pixels of the last column for the row below, and loop-filters the row, which
 // makes the row above final.
 func (d *decoder) finishRow(mby int) {
+	if d.ys == 0 {
+		return // a frame 0 pixels wide: its rows are empty
+	}
 	last := d.aboveY[d.ys-1]
 	for i := d.ys; i < d.ys+4; i++ {
 		d.aboveY[i] = last

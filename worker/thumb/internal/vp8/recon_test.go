@@ -3,6 +3,8 @@ package vp8
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -442,6 +444,27 @@ func TestEdgeLimitsAreTheRFCs(t *testing.T) {
 		t.Run(fmt.Sprintf("level %d sharpness %d", tt.level, tt.sharpness), func(t *testing.T) {
 			if got := newEdgeLimits(tt.level, tt.sharpness); got != tt.want {
 				t.Errorf("newEdgeLimits(%d, %d) = %+v; want %+v", tt.level, tt.sharpness, got, tt.want)
+			}
+		})
+	}
+}
+
+// A frame 0 pixels wide or high is valid to x/image/vp8, which decodes it to an empty picture;
+// Decode accepts it too, with bands of empty rows covering its height (collect checks them).
+func TestDecodeAcceptsEmptyPictures(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "cwebp-default.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range [][2]int{{0, 0}, {0, 20}, {20, 0}} {
+		t.Run(fmt.Sprintf("%dx%d decodes as x/image decodes it", size[0], size[1]), func(t *testing.T) {
+			frame := append([]byte(nil), chunk(t, data)...)
+			frame[6], frame[7], frame[8], frame[9] = byte(size[0]), 0, byte(size[1]), 0
+			if _, err := reference(frame); err != nil {
+				t.Fatalf("x/image/vp8: %v", err)
+			}
+			if _, err := collect(t, frame); err != nil {
+				t.Fatalf("Decode: %v", err)
 			}
 		})
 	}
