@@ -1,17 +1,46 @@
-// Package bmpscale decodes an uncompressed BMP reduced: each row of the file is read where it lies
-// in the data, its pixels (palette indices of 1, 2, 4 or 8 bits, 24-bit BGR, 32-bit BGRX or BGRA)
-// summed into the blocks of package box, and the full-size image is never held. The result is what
-// golang.org/x/image/bmp's image gives when averaged over the same blocks, and the files it reads
-// are the ones x/image/bmp reads: the same headers, the same checks, the same refusals.
+// Package bmpscale decodes a BMP reduced: each row of the file, its pixels (palette indices of 1, 2,
+// 4 or 8 bits, 24-bit BGR, 32-bit BGRX or BGRA) summed into the blocks of package box, and the
+// full-size image is never held. For an uncompressed BMP the result is what golang.org/x/image/bmp's
+// image gives when averaged over the same blocks, and the files it reads are the ones x/image/bmp
+// reads: the same headers, the same checks, the same refusals.
 //
-// Rows are read in place from the data, so bottom-up and top-down files cost the same: the sums
-// of one output row, 32 bytes per output pixel of a row, and the output.
+// Uncompressed rows are read in place from the data, so bottom-up and top-down files cost the same:
+// the sums of one output row, 32 bytes per output pixel of a row, and the output.
+//
+// RLE-compressed BMPs (BI_RLE8 at 8 bits a pixel, BI_RLE4 at 4), which x/image/bmp does not read,
+// are decoded as ImageMagick 6 decodes them, and the result is ImageMagick's image averaged over the
+// same blocks. Their rows come bottom-up, one after the other, so the blocks of output rows complete
+// from the bottom: the decode keeps the sums of one output row and one row of palette indices, the
+// row being written, besides the output. Like ImageMagick, the decoder sees the pixels as one
+// sequence, bottom row first, at position y*width+x, where y counts the ends of line and deltas and
+// x the pixels since the last end of line:
+//
+//   - a run (count, index) writes count pixels from the position on, alternating the two indices of
+//     the byte for RLE4; an absolute run (0, n >= 3) writes the n indices that follow (n nibbles for
+//     RLE4), padded to an even number of bytes;
+//   - a run past the end of the row goes on at the start of the next row up, as ImageMagick's does
+//     (a file that leaves out its ends of line still reads), and a run past the last pixel is cut
+//     there;
+//   - an end of line (0, 0) moves to the start of row y+1; where a run had gone past the end of row
+//     y, that is the row the run went on into, which is written over from its start. A row that
+//     ImageMagick would go back to after a run has gone on for more than one whole row past the end
+//     of its own is already summed here: such a file is refused as a FormatError;
+//   - a delta (0, 2, dx, dy) moves dx pixels right and dy rows up;
+//   - the end of the bitmap (0, 1), or the position passing the last pixel, ends the decode, and the
+//     data after it is ignored; data that ends before either is truncated.
+//
+// Pixels that nothing writes (skipped by a delta, left by an early end of line or end of bitmap)
+// are palette index 0, as ImageMagick leaves them (it clears its index buffer first; browsers make
+// them transparent instead). An index past the palette is a FormatError, as in uncompressed files
+// (ImageMagick warns of an invalid colormap index and shows index 0). A top-down RLE file (negative
+// height), which Microsoft's documentation does not allow, is a FormatError.
 package bmpscale
 
 import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"math/bits"
 
@@ -24,8 +53,8 @@ type FormatError string
 func (e FormatError) Error() string { return "bmpscale: " + string(e) }
 
 // An UnsupportedError reports a valid BMP that x/image/bmp does not read either: a compression
-// other than none (RLE4, RLE8, bit fields other than the default ones...), a header size other
-// than 40, 108 or 124 bytes, a depth other than 1, 2, 4, 8, 24 or 32 bits.
+// other than none, RLE8 and RLE4 (bit fields other than the default ones, JPEG, PNG...), a header
+// size other than 40, 108 or 124 bytes, a depth other than 1, 2, 4, 8, 24 or 32 bits.
 type UnsupportedError string
 
 func (e UnsupportedError) Error() string { return "bmpscale: unsupported BMP image: " + string(e) }
@@ -38,8 +67,9 @@ const fileHeaderLen = 14
 // max(1, floor(h/shrink)) premultiplied pixels, each the mean of a block whose edges are at
 // i*w/ow (box.Ends), so every source pixel counts once; a 0x0 BMP, which x/image/bmp accepts,
 // gives an empty image. Data that ends before the last row gives an error wrapping
-// io.ErrUnexpectedEOF; what x/image/bmp does not read, an UnsupportedError; other invalid data
-// (a palette index past the palette), a FormatError. Data after the last row is ignored.
+// io.ErrUnexpectedEOF; what neither x/image/bmp nor the RLE decoder reads, an UnsupportedError;
+// other invalid data (a palette index past the palette), a FormatError. Data after the last row
+// (after the end of the bitmap in an RLE file) is ignored.
 func Decode(data []byte, shrink int) (*image.RGBA, error) {
 	return DecodeContext(context.Background(), data, shrink)
 }
@@ -56,16 +86,42 @@ func DecodeContext(ctx context.Context, data []byte, shrink int) (*image.RGBA, e
 	if d.width == 0 {
 		return image.NewRGBA(image.Rectangle{}), nil
 	}
-	// Every row must be there before anything is allocated from the header's size.
-	if d.height > (len(data)-d.offset)/d.stride {
+	// Every row must be there before anything is allocated from the header's size. An RLE file
+	// can be a few bytes for any size (an end of bitmap at once): its size is for the caller's
+	// pixel limit to bound.
+	if d.rle == 0 && d.height > (len(data)-d.offset)/d.stride {
 		return nil, errTruncated
 	}
 	ow, oh := max(1, d.width/shrink), max(1, d.height/shrink)
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
-	if err := d.pixels(ctx, data, dst); err != nil {
+	pixels := d.pixels
+	if d.rle != 0 {
+		pixels = d.rlePixels
+	}
+	if err := pixels(ctx, data, dst); err != nil {
 		return nil, err
 	}
 	return dst, nil
+}
+
+// DecodeConfig reads the size of a BMP from its headers, with Decode's checks: the files it
+// accepts are the ones Decode decodes, unless their pixels are truncated or invalid. The colour
+// model is image.RGBAModel, what Decode returns.
+func DecodeConfig(r io.Reader) (image.Config, error) {
+	// The headers and the largest palette: 14 + 124 + 256*4 bytes.
+	b := make([]byte, fileHeaderLen+124+1024)
+	n, err := io.ReadFull(r, b)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		if err == io.EOF {
+			return image.Config{}, errTruncated
+		}
+		return image.Config{}, err
+	}
+	d, err := header(b[:n])
+	if err != nil {
+		return image.Config{}, err
+	}
+	return image.Config{ColorModel: color.RGBAModel, Width: d.width, Height: d.height}, nil
 }
 
 // decoder is what the header says of the pixels.
@@ -78,7 +134,14 @@ type decoder struct {
 	stride        int  // bytes per row of the file, padded to 4
 	pal           [256][3]uint64
 	colours       int // indices from this one on are invalid
+	rle           int // 0, or the compression: rle8 or rle4
 }
+
+// The RLE compressions of the info header.
+const (
+	rle8 = 1
+	rle4 = 2
+)
 
 func u16(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 }
 func u32(b []byte) uint32 {
@@ -126,7 +189,15 @@ func header(data []byte) (*decoder, error) {
 	if planes != 1 {
 		return nil, UnsupportedError(fmt.Sprintf("%d planes", planes))
 	}
-	if compression != 0 {
+	switch {
+	case compression == rle8 && bpp == 8, compression == rle4 && bpp == 4:
+		if d.topDown {
+			return nil, FormatError("top-down RLE bitmap")
+		}
+		d.rle = int(compression)
+	case compression == rle8, compression == rle4:
+		return nil, FormatError(fmt.Sprintf("compression %d at %d bits a pixel", compression, bpp))
+	case compression != 0:
 		return nil, UnsupportedError(fmt.Sprintf("compression %d", compression))
 	}
 	d.bpp = int(bpp)
