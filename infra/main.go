@@ -5,8 +5,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -43,10 +45,30 @@ func main() {
 	// The stack is environment-agnostic: account and region come from the credentials at deploy
 	// time, so synth needs none (offline review, snapshot) and its template is the same with or
 	// without them.
-	stack.NewThumbnailStack(app, env.StackName(), &stack.ThumbnailStackProps{Env: env, RepoRoot: "."})
+	image := stack.WorkerImage{RepoRoot: ".", Commit: workerCommit(".")}
+	stack.NewThumbnailStack(app, env.StackName(), &stack.ThumbnailStackProps{Env: env, Image: image})
 
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	app.Synth(nil)
+}
+
+// workerCommit is the last commit that changed what the worker's image is built from (worker/,
+// go.mod, go.sum), with "+modified" when those files have uncommitted changes: the commit
+// thumbq --version reports in the image. It is "" where git or the history is missing (a source
+// tarball), and the image then says "commit unknown".
+func workerCommit(repoRoot string) string {
+	sources := []string{"--", "worker", "go.mod", "go.sum"}
+	out, err := exec.Command("git", append([]string{"-C", repoRoot, "log", "-1", "--format=%H"}, sources...)...).Output()
+	commit := strings.TrimSpace(string(out))
+	if err != nil || commit == "" {
+		fmt.Fprintln(os.Stderr, "note: no git history here: the worker image's thumbq --version will say \"commit unknown\"")
+		return ""
+	}
+	status, err := exec.Command("git", append([]string{"-C", repoRoot, "status", "--porcelain"}, sources...)...).Output()
+	if err != nil || len(bytes.TrimSpace(status)) > 0 {
+		commit += "+modified"
+	}
+	return commit
 }
 
 // stringContext is a context value given as a string (-c key=value or cdk.json), or "".

@@ -50,7 +50,8 @@ func requireCLI(t *testing.T) {
 }
 
 // `cdk synth` through the pinned CLI, as a user runs it (cdk.json's app, cdk-nag included), works
-// offline and gives the committed snapshot; the staged image asset holds what the Dockerfile needs
+// offline and gives the committed snapshot, its worker image built with the last commit of its
+// sources; the staged image asset holds what the Dockerfile needs
 // and nothing the .dockerignore leaves out.
 func TestCDKSynthOffline(t *testing.T) {
 	requireCLI(t)
@@ -68,6 +69,9 @@ func TestCDKSynthOffline(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(out, stack+".template.json"))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if commit := workerCommit(repoRoot); commit != "" && !bytes.Contains(b, []byte(`"THUMBQ_COMMIT": "`+commit+`"`)) {
+				t.Errorf("the worker image is not built with THUMBQ_COMMIT=%s, the last commit of its sources", commit)
 			}
 			got, err := snapshot.Normalize(b)
 			if err != nil {
@@ -212,5 +216,32 @@ func TestDockerfileBuildsTheProductionWorker(t *testing.T) {
 	}
 	if strings.Contains(last, "RUN ") {
 		t.Error("the runtime stage runs commands: it would need emulation to build for arm64 on x86")
+	}
+}
+
+// TestWorkerCommitNamesACommitOfTheWorker: in a git checkout, workerCommit is a commit that
+// touched the worker's sources (with "+modified" when they have uncommitted changes).
+func TestWorkerCommitNamesACommitOfTheWorker(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	if err := exec.Command("git", "-C", repoRoot, "rev-parse", "HEAD").Run(); err != nil {
+		t.Skip("not a git checkout")
+	}
+	commit := workerCommit(repoRoot)
+	hash := strings.TrimSuffix(commit, "+modified")
+	if !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(hash) {
+		t.Fatalf("workerCommit = %q; want a commit hash", commit)
+	}
+	out, err := exec.Command("git", "-C", repoRoot, "show", "--name-only", "--format=", hash).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	touched := false
+	for _, f := range strings.Fields(string(out)) {
+		touched = touched || strings.HasPrefix(f, "worker/") || f == "go.mod" || f == "go.sum"
+	}
+	if !touched {
+		t.Errorf("commit %s changes none of worker/, go.mod, go.sum:\n%s", hash, out)
 	}
 }

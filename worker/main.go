@@ -138,11 +138,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 // version is set at link time by builds that know it (-ldflags "-X main.version=v1.2.3").
 var version = ""
 
+// linkedCommit is set at link time where the build has no VCS information to record: the
+// container image, whose build context has no .git, gets it from the stack (-ldflags
+// "-X main.linkedCommit=...", the Dockerfile's THUMBQ_COMMIT).
+var linkedCommit = ""
+
 // versionLine names the version, the commit the binary was built from and the Go release, from
 // what the go command records in the binary (a build in the git checkout records the commit;
 // go run and builds outside it do not).
 func versionLine() string {
-	v, commit, when, modified := version, "", "", false
+	v, commit, when, modified := version, linkedCommit, "", false
 	info, ok := debug.ReadBuildInfo()
 	if ok {
 		if v == "" {

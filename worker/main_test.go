@@ -351,6 +351,28 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+// TestContainerBuildNamesTheStacksCommit: built as the Dockerfile builds the image (no VCS
+// information, the commit passed as THUMBQ_COMMIT into -X main.linkedCommit), thumbq --version
+// names the commit the stack passed.
+func TestContainerBuildNamesTheStacksCommit(t *testing.T) {
+	df, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(df), "-X main.linkedCommit=${THUMBQ_COMMIT}") || !strings.Contains(string(df), "ARG THUMBQ_COMMIT") {
+		t.Fatal("the Dockerfile does not link THUMBQ_COMMIT into main.linkedCommit")
+	}
+	bin := filepath.Join(t.TempDir(), "thumbq")
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	if out, err := exec.Command("go", "build", "-buildvcs=false", "-ldflags", "-X main.linkedCommit="+commit, "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "commit "+commit) {
+		t.Errorf("thumbq --version = %q (%v); want commit %s", out, err, commit)
+	}
+}
+
 // TestQueueCommandsWithoutCredentials: status and redrive say in one sentence that no credentials
 // were found, not the SDK's chain of attempts (IMDS, ...).
 func TestQueueCommandsWithoutCredentials(t *testing.T) {

@@ -20,12 +20,14 @@ func TestNormalize(t *testing.T) {
   },
   "Links": {
    "Type": "AWS::Lambda::Function",
-   "Metadata": {"aws:asset:path": "asset.` + h + `", "aws:asset:dockerfile-path": "worker/Dockerfile"}
+   "Metadata": {"aws:asset:path": "asset.` + h + `", "aws:asset:dockerfile-path": "worker/Dockerfile",
+    "aws:asset:docker-build-args": {"THUMBQ_COMMIT": "0123abcd+modified"}}
   }
  }
 }`
 	want := strings.Replace(in, ":"+h, ":<image-asset-hash>", 1)
-	want = strings.Replace(want, `"asset.`+h+`", "aws:asset:dockerfile-path"`, `"asset.<image-asset-hash>", "aws:asset:dockerfile-path"`, 1) + "\n" // CDK's own assets kept
+	want = strings.Replace(want, `"asset.`+h+`", "aws:asset:dockerfile-path"`, `"asset.<image-asset-hash>", "aws:asset:dockerfile-path"`, 1)
+	want = strings.Replace(want, `"0123abcd+modified"`, `"<worker-commit>"`, 1) + "\n" // CDK's own assets kept
 	got, err := Normalize([]byte(in))
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 
 // DigestProps configures Digest.
 type DigestProps struct {
-	RepoRoot     string
+	Image        WorkerImage
 	EmailTopic   awssns.ITopic // where the digests go: the email addresses subscribe to it
 	LogRetention awslogs.RetentionDays
 	Retain       bool
@@ -54,7 +54,7 @@ func NewDigest(scope constructs.Construct, id string, props *DigestProps) *Diges
 			digest.EnvQueueURL: d.queue.QueueUrl(),
 			digest.EnvTopicARN: props.EmailTopic.TopicArn(),
 		},
-		LogRetention: props.LogRetention, Retain: props.Retain, RepoRoot: props.RepoRoot,
+		LogRetention: props.LogRetention, Retain: props.Retain, Image: props.Image,
 	}.build(d.Construct)
 	d.queue.GrantConsumeMessages(fn)
 	grant(fn, props.EmailTopic.TopicArn(), "sns:Publish")

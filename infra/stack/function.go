@@ -20,7 +20,7 @@ type workerFunction struct {
 	Environment      map[string]*string
 	LogRetention     awslogs.RetentionDays
 	Retain           bool
-	RepoRoot         string
+	Image            WorkerImage
 }
 
 func (w workerFunction) build(scope constructs.Construct) awslambda.DockerImageFunction {
@@ -30,10 +30,11 @@ func (w workerFunction) build(scope constructs.Construct) awslambda.DockerImageF
 	})
 	fn := awslambda.NewDockerImageFunction(scope, jsii.String("Function"), &awslambda.DockerImageFunctionProps{
 		Description: jsii.String(w.Description),
-		Code: awslambda.DockerImageCode_FromImageAsset(jsii.String(w.RepoRoot), &awslambda.AssetImageCodeProps{
-			File:     jsii.String(Dockerfile),
-			Platform: awsecrassets.Platform_LINUX_ARM64(),
-			Cmd:      jsii.Strings(w.Cmd),
+		Code: awslambda.DockerImageCode_FromImageAsset(jsii.String(w.Image.RepoRoot), &awslambda.AssetImageCodeProps{
+			File:      jsii.String(Dockerfile),
+			Platform:  awsecrassets.Platform_LINUX_ARM64(),
+			Cmd:       jsii.Strings(w.Cmd),
+			BuildArgs: w.Image.buildArgs(),
 		}),
 		Architecture:                 awslambda.Architecture_ARM_64(),
 		MemorySize:                   jsii.Number(128),

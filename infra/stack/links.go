@@ -16,7 +16,7 @@ import (
 
 // LinksProps configures Links.
 type LinksProps struct {
-	RepoRoot        string // the worker image's build context
+	Image           WorkerImage
 	ThumbnailBucket awss3.IBucket
 	LogRetention    awslogs.RetentionDays
 	Retain          bool
@@ -63,7 +63,7 @@ func NewLinks(scope constructs.Construct, id string, props *LinksProps) *Links {
 			config.EnvThumbnailBucket: props.ThumbnailBucket.BucketName(),
 			link.EnvSecretARN:         l.secret.SecretArn(),
 		},
-		LogRetention: props.LogRetention, Retain: props.Retain, RepoRoot: props.RepoRoot,
+		LogRetention: props.LogRetention, Retain: props.Retain, Image: props.Image,
 	}.build(l.Construct)
 	grant(fn, props.ThumbnailBucket.ArnForObjects(jsii.String("*")), "s3:GetObject")
 	l.secret.GrantRead(fn, nil)

@@ -63,7 +63,7 @@ func synthesizeAll() error {
 
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &context, Outdir: jsii.String(out)})
 	for name, env := range Environments {
-		stack := NewThumbnailStack(app, env.StackName(), &ThumbnailStackProps{Env: env, RepoRoot: filepath.Join("..", "..")})
+		stack := NewThumbnailStack(app, env.StackName(), &ThumbnailStackProps{Env: env, Image: WorkerImage{RepoRoot: filepath.Join("..", "..")}})
 		synth[name] = &synthesized{env: env, stack: stack}
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)

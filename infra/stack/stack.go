@@ -21,8 +21,8 @@ type ThumbnailStackProps struct {
 	awscdk.StackProps
 	Env Environment
 
-	// RepoRoot is the repository root, the worker image's build context.
-	RepoRoot string
+	// Image is where the worker's image is built from, and the commit it reports.
+	Image WorkerImage
 }
 
 // NewThumbnailStack creates the whole pipeline for one environment.
@@ -47,7 +47,7 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 	})
 	dig := newEmailDigest(stack, props, notes)
 	links := NewLinks(stack, "Links", &LinksProps{
-		RepoRoot:        props.RepoRoot,
+		Image:           props.Image,
 		ThumbnailBucket: storage.ThumbnailBucket(),
 		LogRetention:    env.LogRetention,
 		Retain:          env.Retain,
@@ -55,7 +55,7 @@ func NewThumbnailStack(scope constructs.Construct, id string, props *ThumbnailSt
 	network := NewNetwork(stack, "Network", &NetworkProps{FlowLogBucket: storage.LogBucket()})
 	worker := NewWorker(stack, "Worker", &WorkerProps{
 		Env:             env,
-		RepoRoot:        props.RepoRoot,
+		Image:           props.Image,
 		Vpc:             network.Vpc(),
 		SourceBucket:    storage.SourceBucket(),
 		ThumbnailBucket: storage.ThumbnailBucket(),
@@ -105,7 +105,7 @@ func newEmailDigest(stack awscdk.Stack, props *ThumbnailStackProps, notes *Notif
 		return nil
 	}
 	return NewDigest(stack, "Digest", &DigestProps{
-		RepoRoot:     props.RepoRoot,
+		Image:        props.Image,
 		EmailTopic:   notes.DigestTopic(),
 		LogRetention: props.Env.LogRetention,
 		Retain:       props.Env.Retain,

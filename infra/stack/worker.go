@@ -31,6 +31,23 @@ import (
 // Dockerfile is the worker image's Dockerfile, relative to the repository root (the build context).
 const Dockerfile = "worker/Dockerfile"
 
+// WorkerImage is where the worker's image is built from: the Docker build context, and the commit
+// thumbq --version reports in the image (the context has no .git to read it from).
+type WorkerImage struct {
+	RepoRoot string // the repository root (Dockerfile needs go.mod)
+	// Commit is passed as the build argument THUMBQ_COMMIT ("": the image says "commit
+	// unknown"). It is part of the image asset's hash: infra's main gives the last commit that
+	// changed the worker's sources, so that other commits leave the image as it was.
+	Commit string
+}
+
+// buildArgs are the image's Docker build arguments: THUMBQ_COMMIT, always, so that the
+// template's asset metadata has the same shape whether the commit is known or not (package
+// snapshot replaces its value).
+func (i WorkerImage) buildArgs() *map[string]*string {
+	return &map[string]*string{"THUMBQ_COMMIT": jsii.String(i.Commit)}
+}
+
 // ContainerUser is the user:group the worker runs as: distroless's nonroot (65532), as in Dockerfile.
 const ContainerUser = "65532:65532"
 
@@ -38,8 +55,8 @@ const ContainerUser = "65532:65532"
 type WorkerProps struct {
 	Env Environment
 
-	// RepoRoot is the Docker build context: the repository root (the Dockerfile needs go.mod).
-	RepoRoot string
+	// Image is where the worker's image is built from.
+	Image WorkerImage
 
 	Vpc             awsec2.IVpc
 	SourceBucket    awss3.IBucket
@@ -112,9 +129,10 @@ func (w *Worker) addTaskDefinition(settings Environment) awsecs.FargateTaskDefin
 // configuration of containerEnvironment.
 func addContainer(task awsecs.FargateTaskDefinition, logs awslogs.ILogGroup, props *WorkerProps) {
 	container := task.AddContainer(jsii.String("worker"), &awsecs.ContainerDefinitionOptions{
-		Image: awsecs.ContainerImage_FromAsset(jsii.String(props.RepoRoot), &awsecs.AssetImageProps{
-			File:     jsii.String(Dockerfile),
-			Platform: awsecrassets.Platform_LINUX_ARM64(),
+		Image: awsecs.ContainerImage_FromAsset(jsii.String(props.Image.RepoRoot), &awsecs.AssetImageProps{
+			File:      jsii.String(Dockerfile),
+			Platform:  awsecrassets.Platform_LINUX_ARM64(),
+			BuildArgs: props.Image.buildArgs(),
 		}),
 		Command: jsii.Strings("work"),
 		// ECS sends SIGTERM, waits this long, then SIGKILL: the worker's grace period and margin.
