@@ -60,7 +60,8 @@ func Config(data []byte) (width, height int, err error) {
 // edges are at i*w/ow (box.Ends), so every source pixel counts once. It checks ctx between bands
 // of rows and returns ctx.Err() once it is done. Data that ends early gives an error wrapping
 // io.ErrUnexpectedEOF; a file it does not decode reduced, ErrNotReduced; other invalid data, a
-// FormatError or package vp8's errors.
+// FormatError or package vp8's errors. A frame of no pixels, which x/image/webp accepts, gives an
+// empty image.
 func Decode(ctx context.Context, data []byte, shrink int) (*image.RGBA, error) {
 	if shrink < 1 {
 		return nil, fmt.Errorf("webpscale: shrink %d: want 1 or more", shrink)
@@ -68,6 +69,9 @@ func Decode(ctx context.Context, data []byte, shrink int) (*image.RGBA, error) {
 	p, err := parse(data)
 	if err != nil {
 		return nil, err
+	}
+	if p.width == 0 || p.height == 0 { // x/image/vp8 decodes a frame of no pixels: nothing to average
+		return image.NewRGBA(image.Rectangle{}), nil
 	}
 	ow, oh := max(1, p.width/shrink), max(1, p.height/shrink)
 	r := newReducer(p, image.NewRGBA(image.Rect(0, 0, ow, oh)))

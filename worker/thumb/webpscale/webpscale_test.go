@@ -21,7 +21,7 @@ import (
 )
 
 // The lossy fixtures: package vp8's (cwebp and libvpx frames in simple files) and thumb's.
-func lossyFixtures(t *testing.T) map[string][]byte {
+func lossyFixtures(t testing.TB) map[string][]byte {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join("..", "internal", "vp8", "testdata", "*.webp"))
 	files = append(files, filepath.Join("..", "testdata", "lossy.webp"), filepath.Join("..", "testdata", "orientation-6.webp"))
@@ -320,4 +320,33 @@ func TestLimitedToFullMapsVideoBlackAndWhite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecode: whatever x/image/webp decodes as a lossy picture, Decode reduces to that picture
+// averaged; what it refuses, Decode refuses; nothing panics.
+func FuzzDecode(f *testing.F) {
+	for name, data := range lossyFixtures(f) {
+		if len(data) < 4096 || name == "cwebp-default.webp" {
+			f.Add(data, uint8(2))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, shrink uint8) {
+		if w, h, err := Config(data); err != nil || w*h > 1<<20 || shrink == 0 {
+			return
+		}
+		img, xerr := webp.Decode(bytes.NewReader(data))
+		got, err := Decode(context.Background(), data, int(shrink))
+		switch {
+		case xerr == nil && err != nil:
+			t.Fatalf("Decode: %v; x/image/webp decodes it", err)
+		case xerr != nil && err == nil:
+			t.Fatalf("Decode succeeded; x/image/webp refuses it: %v", xerr)
+		case xerr == nil && img.Bounds().Empty():
+			if !got.Rect.Empty() {
+				t.Fatalf("Decode of an empty picture = %v; want empty", got.Rect)
+			}
+		case xerr == nil:
+			samePixels(t, got, reference(t, data, int(shrink)))
+		}
+	})
 }
