@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -22,7 +24,19 @@ func loadAWS(ctx context.Context) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("AWS configuration: no region (set AWS_REGION)")
 	}
+	cfg.Retryer = retryer
 	return cfg, nil
+}
+
+// retryer is the SDK's standard retryer (3 attempts, or AWS_MAX_ATTEMPTS; exponential backoff
+// with jitter; AWS_RETRY_MODE is not read) without its client-side retry quota. The quota (500 tokens a client, 14 a retry,
+// refilled by successes) is there to stop a fleet of clients multiplying the load on a failing
+// service; here it did the opposite: once a burst of errors had drained it, no request was tried
+// twice, so every single fault failed the whole message, and SQS's redelivery then repeated the
+// download, the decode and the upload. The worker's load is already bounded (THUMBQ_CONCURRENCY
+// messages, each retried after a growing delay), so each request keeps its three tries.
+func retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None })
 }
 
 // requireCredentials checks that the SDK finds credentials before a command calls AWS with them,
