@@ -33,8 +33,9 @@
 //	       when no reduction is needed
 //	webp   lossy (its limited-range colours corrected, see format_webp.go) and lossless, by
 //	       golang.org/x/image/webp
-//	bmp    uncompressed: reduced while decoding by package bmpscale (rows summed into the box
-//	       filter where they lie in the file); golang.org/x/image/bmp when no reduction is needed
+//	bmp    uncompressed, RLE8 and RLE4: reduced while decoding by package bmpscale (rows summed
+//	       into the box filter where they lie in the file, or as RLE completes them);
+//	       golang.org/x/image/bmp when no reduction is needed, bmpscale for RLE at every size
 //	tiff   the first image, by golang.org/x/image/tiff
 //
 // HEIC and AVIF are recognised and refused with a reason (format_heif.go); BigTIFF, JPEG XL,

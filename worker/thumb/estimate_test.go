@@ -15,7 +15,7 @@ import (
 func TestEstimateReadsTheHeaderAsMakeDoes(t *testing.T) {
 	withFullDecoder(t, inProcess(new(int))) // as the program sets it
 	for _, name := range []string{"progressive.jpg", "photo-rgb.png", "animated.gif", "lossy.webp",
-		"image.bmp", "orientation-6.tiff", "orientation/Landscape_6.jpg", "image.heic", "notes.txt", "truncated.png"} {
+		"image.bmp", "../bmpscale/testdata/rose-rle8.bmp", "orientation-6.tiff", "orientation/Landscape_6.jpg", "image.heic", "notes.txt", "truncated.png"} {
 		t.Run(name, func(t *testing.T) {
 			data := readFile(t, name)
 			h, n, err := Estimate(data, Options{})
@@ -53,7 +53,8 @@ func TestEstimateBoundsWhatMakeAllocates(t *testing.T) {
 	files := []string{"progressive.jpg", "cmyk.jpg", "gray.jpg", "panorama.jpg", "photos/photo-420.jpg",
 		"photos/photo-444.jpg", "photos/photo-progressive.jpg", "photos/photo-gray.jpg", "photo-rgb.png",
 		"photo-alpha.png", "rgb16.png", "palette-alpha.png", "gray-alpha.png", "animated.gif",
-		"lossy.webp", "lossy-alpha.webp", "lossless-alpha.webp", "image.bmp", "image.tiff", "orientation-6.tiff"}
+		"lossy.webp", "lossy-alpha.webp", "lossless-alpha.webp", "image.bmp", "../bmpscale/testdata/rose-rle8.bmp",
+		"../bmpscale/testdata/rose-rle4.bmp", "image.tiff", "orientation-6.tiff"}
 	for _, name := range files {
 		for _, box := range []int{16, 64, 4000} {
 			t.Run(fmt.Sprintf("%s in a %d pixel box", name, box), func(t *testing.T) {

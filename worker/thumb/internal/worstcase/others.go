@@ -198,6 +198,25 @@ func writeBMPRLE8(w io.Writer, width, height int) error {
 	return bw.Flush()
 }
 
+// writeBMPRLE4 writes an RLE4-compressed BMP: runs of up to 254 pixels of two alternating indices.
+func writeBMPRLE4(w io.Writer, width, height int) error {
+	bw := bufio.NewWriter(w)
+	var data []byte
+	for y := height - 1; y >= 0; y-- { // bottom-up
+		for x := 0; x < width; {
+			n := min(254, width-x, 64-x%64)
+			r, g, _ := blocks(x, y)
+			data = append(data, byte(n), r^g)
+			x += n
+		}
+		data = append(data, 0, 0)
+	}
+	data[len(data)-1] = 1 // the last end of line becomes the end of the bitmap
+	bmpHeaders(bw, width, height, 4, 2, 16, len(data))
+	bw.Write(data)
+	return bw.Flush()
+}
+
 // writeBMP1 writes an uncompressed 1-bit BMP, the most pixels the 64 MB upload limit allows.
 func writeBMP1(w io.Writer, width, height int) error {
 	bw := bufio.NewWriter(w)

@@ -41,6 +41,7 @@ func Cases() []Case {
 		{Name: "png-rgb16-interlaced", Ext: ".png", Write: pngCase(16, true)},
 		{Name: "gif", Ext: ".gif", Write: writeGIF},
 		{Name: "bmp-rle8", Ext: ".bmp", Write: writeBMPRLE8},
+		{Name: "bmp-rle4", Ext: ".bmp", Write: writeBMPRLE4},
 		{Name: "bmp-1bit", Ext: ".bmp", Write: writeBMP1},
 		{Name: "jpeg-baseline", Ext: ".jpg", Write: jpegCase(jpegYCbCr, false)},
 		{Name: "jpeg-progressive", Ext: ".jpg", Write: jpegCase(jpegYCbCr, true)},
