@@ -92,6 +92,12 @@ const (
 	// message reaches the dead-letter queue without a reason only if its worker dies on three
 	// receives in a row.
 	QueueMaxReceiveCount = MaxReceiveCount + 2
+	// LastReceiveRetryWindow is how long the worker keeps trying a message in-process on its last
+	// receive (MaxReceiveCount), the heartbeat holding it, before it dead-letters it as
+	// retries-exhausted: a transient failure there is tried again after 1, 2, 4, 8 and 16 s,
+	// rather than ending the upload after one attempt. A stop ends the tries at once; the message
+	// is then handed back while SQS allows another receive (QueueMaxReceiveCount).
+	LastReceiveRetryWindow = time.Minute
 	// RequestTimeout bounds each call that records a message's fate (delete, change visibility,
 	// send to the dead-letter queue, publish), so a stop is never held up by a silent endpoint.
 	RequestTimeout = 15 * time.Second

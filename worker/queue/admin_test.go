@@ -318,7 +318,9 @@ func TestRedriveOfRetriesExhaustedMakesTheThumbnail(t *testing.T) {
 	h := &pipeline.Handler{Processor: pipeline.New(wc, s3c, stack.SNSClient(), nil)}
 	workCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- NewConsumer(wc, q, h, slog.New(slog.DiscardHandler)).Run(workCtx) }()
+	c := NewConsumer(wc, q, h, slog.New(slog.DiscardHandler))
+	c.LastReceiveRetryWindow = time.Millisecond // no tries in-process on the last receive: this test is about the redrive
+	go func() { done <- c.Run(workCtx) }()
 	defer func() { stop(); <-done }()
 	stack.FailNext("s3:HeadObject", 1000) // every receive fails, after the SDK's own retries
 	var img bytes.Buffer

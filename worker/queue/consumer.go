@@ -62,6 +62,15 @@ type Consumer struct {
 	// as its reason and a notification, instead of letting SQS move it there silently. 0 means
 	// config.MaxReceiveCount.
 	MaxReceiveCount int
+	// LastReceiveRetryWindow is how long a transient failure on that last receive is tried again
+	// in-process, the heartbeat holding the message, before it is dead-lettered; 0 means
+	// config.LastReceiveRetryWindow.
+	LastReceiveRetryWindow time.Duration
+	// QueueMaxReceiveCount is the receives SQS itself allows before it moves a message to the
+	// dead-letter queue (the backstop above MaxReceiveCount); 0 means config.QueueMaxReceiveCount.
+	// A stop that cuts the last receive's tries short hands the message back while SQS allows
+	// another receive, and dead-letters it, with its reason, when it does not.
+	QueueMaxReceiveCount int
 }
 
 // Message attributes set on what the worker sends to the dead-letter queue.
@@ -142,7 +151,7 @@ func (c *Consumer) fetch(ctx, workCtx context.Context, inFlight *sync.WaitGroup)
 					c.release(m, c.logFor(m))
 					return
 				}
-				c.handle(workCtx, m)
+				c.handle(workCtx, ctx.Done(), m)
 			}()
 		}
 	}
@@ -311,8 +320,9 @@ func (c *Consumer) logFor(m sqstypes.Message) *slog.Logger {
 }
 
 // handle works on one message to its end: deleted when the handler succeeds, dead-lettered when
-// the input is at fault, left to SQS for a later try otherwise.
-func (c *Consumer) handle(ctx context.Context, m sqstypes.Message) {
+// the input is at fault, left to SQS for a later try otherwise. stopping closes at a stop (SIGTERM):
+// ctx, the work's, lasts into the grace period.
+func (c *Consumer) handle(ctx context.Context, stopping <-chan struct{}, m sqstypes.Message) {
 	log := c.logFor(m)
 	body := []byte(aws.ToString(m.Body))
 	// The heartbeat goes on while the outcome is recorded (a dead letter's notification may wait),
@@ -320,6 +330,10 @@ func (c *Consumer) handle(ctx context.Context, m sqstypes.Message) {
 	stopHeartbeat := c.heartbeat(ctx, m, log)
 	defer stopHeartbeat()
 	err := c.Handler.Handle(ctx, body, log)
+	tries := 1
+	if classify(ctx, err) == retry && receiveCount(m) >= c.maxReceives() {
+		tries, err = c.retryLastReceive(ctx, stopping, body, err, log)
+	}
 	switch classify(ctx, err) {
 	case done:
 		c.deleteDone(m, log)
@@ -330,15 +344,79 @@ func (c *Consumer) handle(ctx context.Context, m sqstypes.Message) {
 		c.release(m, log)
 	default:
 		if max := c.maxReceives(); receiveCount(m) >= max {
+			if isClosed(stopping) && receiveCount(m) < c.queueMaxReceives() {
+				// The stop cut the tries short and SQS allows another receive: another worker
+				// takes it at once, with tries of its own.
+				stopHeartbeat()
+				c.release(m, log)
+				return
+			}
 			// SQS would move it to the dead-letter queue on the next receive, with no reason and
 			// no notification: do it now, saying why.
-			err = failure.New(failure.RetriesExhausted, "", "still failing on receive %d of %d: %v", receiveCount(m), max, err)
+			err = failure.New(failure.RetriesExhausted, "", "still failing on receive %d of %d (%s): %v", receiveCount(m), max, triesText(tries), err)
 			c.deadLetter(ctx, m, body, err, log)
 			return
 		}
 		stopHeartbeat()
 		c.retryLater(m, err, log)
 	}
+}
+
+// retryLastReceive tries a message that failed transiently on its last receive again, in-process,
+// while the heartbeat holds it: after 1, 2, 4, ... s, for LastReceiveRetryWindow at most. Giving
+// up after one attempt there would dead-letter an upload for one passing fault, even one whose
+// work is done but for an answer that was lost (an SNS Publish that reached the topic). It returns
+// the number of attempts and the last one's error; a stop ends the tries at once (handle then hands
+// the message back, or dead-letters it with its reason), well within the grace period.
+func (c *Consumer) retryLastReceive(ctx context.Context, stopping <-chan struct{}, body []byte, err error, log *slog.Logger) (int, error) {
+	window := c.LastReceiveRetryWindow
+	if window <= 0 {
+		window = config.LastReceiveRetryWindow
+	}
+	deadline := time.Now().Add(window)
+	tries := 1
+	for wait := time.Second; time.Now().Add(wait).Before(deadline) && !isClosed(stopping); wait *= 2 {
+		log.Warn("transient failure on the last receive; trying again in-process", "error", err, "retry_in", wait.String(), "tries", tries)
+		select {
+		case <-stopping:
+			return tries, err
+		case <-ctx.Done():
+			return tries, err
+		case <-time.After(wait):
+		}
+		err = c.Handler.Handle(ctx, body, log)
+		tries++
+		if classify(ctx, err) != retry {
+			if err == nil {
+				log.Info("done on the last receive after retrying in-process", "tries", tries)
+			}
+			return tries, err
+		}
+	}
+	return tries, err
+}
+
+func (c *Consumer) queueMaxReceives() int {
+	if c.QueueMaxReceiveCount > 0 {
+		return c.QueueMaxReceiveCount
+	}
+	return config.QueueMaxReceiveCount
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func triesText(n int) string {
+	if n == 1 {
+		return "1 try"
+	}
+	return strconv.Itoa(n) + " tries"
 }
 
 func (c *Consumer) maxReceives() int {

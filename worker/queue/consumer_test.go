@@ -230,10 +230,86 @@ func TestAThrottledReceiveIsRetriedNotFatal(t *testing.T) {
 func TestATransientFailureOnTheLastReceiveIsDeadLetteredWithTheLastError(t *testing.T) {
 	r := &recorder{msgs: []sqstypes.Message{msg("m1", "a.jpg", 3)}}
 	h := &script{err: map[string]error{"a.jpg": errors.New("s3: SlowDown")}, r: r}
-	calls := runUntil(t, newConsumer(r, h), r, 3)
-	want := []string{"send dlq reason=retries-exhausted detail=retries-exhausted: still failing on receive 3 of 3: s3: SlowDown", "hook a.jpg", "delete m1"}
+	c := newConsumer(r, h)
+	c.LastReceiveRetryWindow = 2500 * time.Millisecond // tries after 1 s, then gives up (2 s more would pass it)
+	calls := runUntil(t, c, r, 3)
+	want := []string{"send dlq reason=retries-exhausted detail=retries-exhausted: still failing on receive 3 of 3 (2 tries): s3: SlowDown", "hook a.jpg", "delete m1"}
 	if strings.Join(calls, "|") != strings.Join(want, "|") {
 		t.Errorf("calls = %q; want %q (SQS would move it on the next receive, with no reason)", calls, want)
+	}
+}
+
+// flaky is a Handler that fails transiently a number of times, then succeeds.
+type flaky struct {
+	mu    sync.Mutex
+	fails int
+	calls int
+}
+
+func (f *flaky) Handle(context.Context, []byte, *slog.Logger) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.fails {
+		return errors.New("publish: connection reset by peer")
+	}
+	return nil
+}
+
+func (f *flaky) DeadLettered(context.Context, []byte, error, *slog.Logger) {}
+
+func TestATransientFailureOnTheLastReceiveIsTriedAgainInProcess(t *testing.T) {
+	for receives, wantCalls := range map[int]int{2: 1, 3: 3} {
+		t.Run(fmt.Sprintf("receive %d of 3 tries %d times", receives, wantCalls), func(t *testing.T) {
+			r := &recorder{msgs: []sqstypes.Message{msg("m1", "a.jpg", receives)}}
+			h := &flaky{fails: 2}
+			c := newConsumer(r, h)
+			c.LastReceiveRetryWindow = 10 * time.Second
+			calls := runUntil(t, c, r, 1)
+			want := "delete m1"
+			if receives < 3 {
+				want = "visibility m1 30" // not the last receive: left to SQS, as before
+			}
+			if len(calls) != 1 || calls[0] != want {
+				t.Errorf("calls = %q; want [%s] and nothing sent to the dead-letter queue", calls, want)
+			}
+			if h.calls != wantCalls {
+				t.Errorf("Handle ran %d times; want %d", h.calls, wantCalls)
+			}
+		})
+	}
+}
+
+func TestAStopEndsTheTriesOnTheLastReceiveAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		receives int
+		want     string
+	}{
+		{"receive 3 of the 5 SQS allows is handed back for another worker", 3, "visibility m1 0"},
+		{"receive 5 of 5 is dead-lettered with its reason", 5,
+			"send dlq reason=retries-exhausted detail=retries-exhausted: still failing on receive 5 of 3 (1 try): s3: SlowDown|hook a.jpg|delete m1"},
+	} {
+		receives, want := tc.receives, tc.want
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{msgs: []sqstypes.Message{msg("m1", "a.jpg", receives)}}
+			h := &script{err: map[string]error{"a.jpg": errors.New("s3: SlowDown")}, r: r}
+			c := newConsumer(r, h)
+			c.GracePeriod = 10 * time.Second
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { c.Run(ctx); close(done) }()
+			time.Sleep(300 * time.Millisecond) // the first try has failed; the next is a second away
+			stopped := time.Now()
+			cancel()
+			<-done
+			if took := time.Since(stopped); took > 2*time.Second {
+				t.Errorf("Run took %s after the stop; want the tries ended at once", took.Round(time.Millisecond))
+			}
+			if calls := r.Calls(); strings.Join(calls, "|") != want {
+				t.Errorf("calls = %q; want %q", calls, want)
+			}
+		})
 	}
 }
 
