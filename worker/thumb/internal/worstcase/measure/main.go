@@ -112,10 +112,11 @@ func writeCases(dir string, side int, only string) (files, names []string, err e
 		path := filepath.Join(dir, fmt.Sprintf("%s-%dx%d%s", c.Name, side, side, c.Ext))
 		if _, err := os.Stat(path); err != nil {
 			t0 := time.Now()
-			c.Name = fmt.Sprintf("%s-%dx%d", c.Name, side, side)
-			p, err := worstcase.WriteFile(c, dir, side, side)
+			file := c // written under the name with the size; the table keeps the case's name
+			file.Name = fmt.Sprintf("%s-%dx%d", c.Name, side, side)
+			p, err := worstcase.WriteFile(file, dir, side, side)
 			if errors.Is(err, worstcase.ErrNoTool) {
-				fmt.Fprintf(os.Stderr, "skipping %s: %v\n", c.Name, err)
+				fmt.Fprintf(os.Stderr, "skipping %s: %v\n", file.Name, err)
 				continue
 			}
 			if err != nil {
