@@ -1,8 +1,6 @@
 package vp8
 
-import (
-	"context"
-)
+import "context"
 
 // A Band is up to 16 rows of the decoded frame, final (reconstructed and loop-filtered): luma
 // rows Y0..Y0+Rows-1 (Width samples each, stride YStride) and chroma rows
@@ -20,7 +18,8 @@ type Band struct {
 // with each band of 16 rows, top to bottom, as soon as the band is final; the last band is cut
 // to the frame's height. It keeps two macroblock rows and per-column state, never the frame:
 // see the package comment. Decode checks ctx before each macroblock row and returns ctx.Err()
-// once it is done; an error from emit ends Decode with that error.
+// if it is done; an error from emit ends Decode with that error. The frame's errors are those of
+// x/image/vp8: a FormatError, an UnsupportedError, or one wrapping io.ErrUnexpectedEOF.
 func Decode(ctx context.Context, frame []byte, emit func(Band) error) error {
 	p, fi, err := newParser(frame)
 	if err != nil {

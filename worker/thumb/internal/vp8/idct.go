@@ -97,12 +97,6 @@ func addDC(v int32, dst []byte) {
 }
 
 // clamp255 saturates v to a pixel value.
-func clamp255(v int32) byte {
-	if uint32(v) > 255 {
-		if v < 0 {
-			return 0
-		}
-		return 255
-	}
-	return byte(v)
+func clamp255[T int | int32](v T) byte {
+	return byte(min(max(v, 0), 255))
 }

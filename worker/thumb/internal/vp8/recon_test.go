@@ -412,9 +412,9 @@ func TestLoopFiltersAreTheRFCs(t *testing.T) {
 					ours func(pix []byte)
 					rfc  func(s []byte)
 				}{
-					{"simple", func(pix []byte) { verticalEdge(simpleSegment, pix, 4, 8, 1, l.mbEdge, &l) }, func(s []byte) { rfcSimpleSegment(l.mbEdge, s) }},
-					{"subblock", func(pix []byte) { verticalEdge(subblockSegment, pix, 4, 8, 1, l.subEdge, &l) }, func(s []byte) { rfcSubblockFilter(l.hev, l.interior, l.subEdge, s) }},
-					{"macroblock", func(pix []byte) { horizontalEdge(mbSegment, pix, 3, 4, 1, 1, l.mbEdge, &l) }, func(s []byte) { rfcMBFilter(l.hev, l.interior, l.mbEdge, s) }},
+					{"simple", func(pix []byte) { simpleEdge(pix, 3, 4, 1, 8, 1, l.mbEdge) }, func(s []byte) { rfcSimpleSegment(l.mbEdge, s) }},
+					{"subblock", func(pix []byte) { subblockEdge(pix, 3, 4, 1, 8, 1, &l) }, func(s []byte) { rfcSubblockFilter(l.hev, l.interior, l.subEdge, s) }},
+					{"macroblock", func(pix []byte) { mbEdge(pix, 3, 4, 1, 8, 1, &l) }, func(s []byte) { rfcMBFilter(l.hev, l.interior, l.mbEdge, s) }},
 				} {
 					got, want := seg, seg
 					f.ours(got[:])
