@@ -17,8 +17,8 @@ type Band struct {
 // Decode decodes the VP8 key frame frame (the payload of a WebP "VP8 " chunk) and calls emit
 // with each band of 16 rows, top to bottom, as soon as the band is final; the last band is cut
 // to the frame's height. It keeps two macroblock rows and per-column state, never the frame:
-// see the package comment. Decode checks ctx before each macroblock row and returns ctx.Err()
-// if it is done; an error from emit ends Decode with that error. The frame's errors are those of
+// see the package comment. Decode checks ctx before each macroblock row, and before the last
+// band, and returns ctx.Err() if it is done; an error from emit ends Decode with that error. The frame's errors are those of
 // x/image/vp8: a FormatError, an UnsupportedError, or one wrapping io.ErrUnexpectedEOF.
 func Decode(ctx context.Context, frame []byte, emit func(Band) error) error {
 	p, fi, err := newParser(frame)
@@ -46,6 +46,9 @@ func Decode(ctx context.Context, frame []byte, emit func(Band) error) error {
 				return err
 			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return emit(d.band(fi.mbh - 1))
 }

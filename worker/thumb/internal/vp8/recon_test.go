@@ -1,6 +1,7 @@
 package vp8
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -467,5 +468,26 @@ func TestDecodeAcceptsEmptyPictures(t *testing.T) {
 				t.Fatalf("Decode: %v", err)
 			}
 		})
+	}
+}
+
+// A frame of two macroblock rows hands out its first band after its last row is decoded: a
+// cancellation then still stops Decode before the second.
+func TestDecodeStopsWhenCancelledBeforeTheLastBand(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "cwebp-17x33.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := chunk(t, data)
+	frame[8], frame[9] = 32, 0 // 17x32: two macroblock rows
+	ctx, cancel := context.WithCancel(context.Background())
+	bands := 0
+	err = Decode(ctx, frame, func(Band) error {
+		bands++
+		cancel()
+		return nil
+	})
+	if err != context.Canceled || bands != 1 {
+		t.Errorf("Decode of 2 macroblock rows cancelled in its first band: %d bands, error %v; want 1 band and context.Canceled", bands, err)
 	}
 }
