@@ -32,8 +32,9 @@ THUMBQ_CONCURRENCY images at once, each kept invisible to other consumers while 
 A thumbnail goes to the thumbnail bucket under <W>x<H>/<source key>.png, a presigned link to it
 is published to the topic, and only then is the message deleted. A bad upload (not an image,
 unsupported, over a limit, corrupt) goes to the dead-letter queue at once with its reason in the
-message attribute thumbq-reason; an S3/SNS/network failure is left to SQS, tried again after a
-growing delay, and moved to the dead-letter queue by SQS after the third receive.
+message attribute thumbq-reason; an S3/SNS/network failure is left to SQS and tried again after
+a growing delay; on the third receive it is tried in-process for up to a minute, then the worker
+moves it to the dead-letter queue itself as retries-exhausted, with the last error.
 On SIGTERM it stops receiving, gives in-flight work THUMBQ_GRACE_PERIOD and hands back what is
 unfinished (visibility 0). Logs are JSON lines on standard output.
 

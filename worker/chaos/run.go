@@ -100,15 +100,25 @@ func (r report) print(w io.Writer) {
 }
 
 // run does one chaos run and returns its report; the error is about the harness, not the findings.
-func run(ctx context.Context, o options, out io.Writer) (report, error) {
+// A temporary log folder is removed after a run whose verdict is clean, and kept (and named) after
+// one that found something or failed, so that its workers' logs can be read.
+func run(ctx context.Context, o options, out io.Writer) (r report, err error) {
 	began := time.Now()
 	if o.dir == "" {
 		d, err := os.MkdirTemp("", "thumbq-chaos")
 		if err != nil {
 			return report{}, err
 		}
-		defer os.RemoveAll(d)
+		defer func() {
+			if err == nil && r.verdict() == nil {
+				os.RemoveAll(d)
+				return
+			}
+			fmt.Fprintf(out, "chaos: the workers' logs are kept in %s\n", d)
+		}()
 		o.dir = d
+	} else if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return report{}, err
 	}
 	if o.binary == "" {
 		o.binary = filepath.Join(o.dir, "thumbq")
@@ -137,7 +147,7 @@ func run(ctx context.Context, o options, out io.Writer) (report, error) {
 		len(keys), o.workers, o.faults*100, o.kills, o.terms, o.seed, o.dir)
 	notes := watch(ctx, stack, sup, o, keys)
 
-	r := report{Uploads: len(keys), Bad: bad, Requests: px.requests.Load(), Faults: map[string]int64{},
+	r = report{Uploads: len(keys), Bad: bad, Requests: px.requests.Load(), Faults: map[string]int64{},
 		Kills: sup.kills, Terms: sup.terms, Restarts: sup.restarts, PeakRSSMiB: sup.peaks(),
 		DuplicateThumbnails: px.duplicateThumbnails(), PublishesLost: px.publishesLost.Load()}
 	for f := fault(1); f < faultKinds; f++ {
