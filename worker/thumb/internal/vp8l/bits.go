@@ -36,6 +36,11 @@ func (br *bitReader) refill() {
 	}
 }
 
+// refillSlow is refill, not inlined, for callers that must stay small enough to be inlined.
+//
+//go:noinline
+func (br *bitReader) refillSlow() { br.refill() }
+
 // read returns the next n bits (n <= 32) as an integer.
 func (br *bitReader) read(n uint) uint32 {
 	if br.n < n {

@@ -23,6 +23,8 @@ type decoder struct {
 	cb     *codeBuilder
 	window []uint32 // the last len(window) pixels of the stream being decoded; a power of two
 	row    []uint32 // the row handed out, copied from window
+
+	farthest int // the longest backward reference decoded, for the tests
 	cache  [1 << maxCacheBits]uint32
 }
 
@@ -53,16 +55,21 @@ const maxCodeEntries = 8 << 20
 
 func nTiles(size int, bits uint) int { return (size + 1<<bits - 1) >> bits }
 
-// decodeImage decodes a w x h image stream (section 7.1: its transforms, then its entropy-coded
-// pixels) from br and calls emit with each row of ARGB pixels, after the inverse transforms.
-func decodeImage(ctx context.Context, br *bitReader, w, h int, emit func(y int, row []uint32) error) error {
-	d := &decoder{
+// newDecoder returns a decoder of a w x h image read from br.
+func newDecoder(br *bitReader, w, h int) *decoder {
+	return &decoder{
 		br:     br,
 		cb:     newCodeBuilder(codeLimit(w, h)),
 		window: make([]uint32, windowSize(w, h)),
 		row:    make([]uint32, max(w, 256)),
 	}
-	p := &pipeline{h: h, emit: emit}
+}
+
+// decodeImage decodes a w x h image stream (section 7.1: its transforms, then its entropy-coded
+// pixels) and calls emit with each row of ARGB pixels, after the inverse transforms.
+func (d *decoder) decodeImage(ctx context.Context, w, h int, emit func(y int, row []uint32) error) error {
+	br := d.br
+	p := &pipeline{emit: emit}
 	cw := w // the width of the image after the transforms read so far
 	var seen [4]bool
 	for br.read(1) == 1 {
@@ -358,13 +365,19 @@ func (d *decoder) pixels(ctx context.Context, w, h int, groups []group, meta []u
 			if dist > pos || length > total-pos {
 				return br.fail(FormatError("invalid backward reference"))
 			}
+			d.farthest = max(d.farthest, dist)
 			for length > 0 {
 				n := min(length, w-x)
-				for src, end := pos-dist, pos+n; pos < end; pos, src = pos+1, src+1 {
-					p := win[src&mask]
-					win[pos&mask] = p
-					if cache != nil {
-						cache[(p*cacheMultiplier)>>shift] = p
+				if s, t := (pos-dist)&mask, pos&mask; cache == nil && dist >= n && s+n <= len(win) && t+n <= len(win) {
+					copy(win[t:t+n], win[s:s+n]) // apart, and neither wraps round the ring
+					pos += n
+				} else {
+					for src, end := pos-dist, pos+n; pos < end; pos, src = pos+1, src+1 {
+						p := win[src&mask]
+						win[pos&mask] = p
+						if cache != nil {
+							cache[(p*cacheMultiplier)>>shift] = p
+						}
 					}
 				}
 				x += n

@@ -42,16 +42,16 @@ type prefixCode struct {
 // decode reads one symbol.
 func (c *prefixCode) decode(br *bitReader) uint32 {
 	if br.n < maxCodeLength {
-		br.refill()
+		br.refillSlow()
 	}
 	e := c.table[br.val&c.mask]
-	if n := uint(e & 15); n != 0 {
-		n--
-		br.val >>= n
-		br.n -= n
-		return uint32(e >> 4)
+	n := uint(e&15) - 1
+	if n > maxCodeLength {
+		return c.decodeLong(br)
 	}
-	return c.decodeLong(br)
+	br.val >>= n
+	br.n -= n
+	return uint32(e >> 4)
 }
 
 // decodeLong reads a symbol whose code is longer than tableBits, extending the code one bit at
@@ -259,7 +259,7 @@ func (cb *codeBuilder) build(lengths []uint8, keep bool, a *arena) (prefixCode, 
 		next[l] = code
 		code = (code + uint32(count[l])) << 1
 	}
-	nodes := cb.nodes[:1:2*n-1]
+	nodes := cb.nodes[: 1 : 2*n-1]
 	nodes[0] = trieNode{}
 	for s, l := range lengths {
 		if l == 0 {

@@ -25,7 +25,6 @@ type transform struct {
 // A pipeline undoes the transforms, last read first, on each row of the stream's pixels.
 type pipeline struct {
 	ts   []*transform
-	h    int
 	emit func(y int, row []uint32) error
 }
 
@@ -99,22 +98,21 @@ func selectPixel(l, t, tl uint32) uint32 {
 
 // clampAddSubtractFull is L+T-TL, channel by channel, clamped to 0..255.
 func clampAddSubtractFull(l, t, tl uint32) uint32 {
-	var p uint32
-	for s := uint(0); s < 32; s += 8 {
-		p |= clamp255(channel(l, s)+channel(t, s)-channel(tl, s)) << s
-	}
-	return p
+	return clamp255(channel(l, 24)+channel(t, 24)-channel(tl, 24))<<24 |
+		clamp255(channel(l, 16)+channel(t, 16)-channel(tl, 16))<<16 |
+		clamp255(channel(l, 8)+channel(t, 8)-channel(tl, 8))<<8 |
+		clamp255(channel(l, 0)+channel(t, 0)-channel(tl, 0))
 }
 
-// clampAddSubtractHalf is a+(a-b)/2, channel by channel (the division rounding towards zero, as
-// in C), clamped to 0..255.
+// halfStep is a+(a-b)/2 clamped to 0..255, the division rounding towards zero, as in C.
+func halfStep(a, b int32) uint32 { return clamp255(a + (a-b)/2) }
+
+// clampAddSubtractHalf is a+(a-b)/2, channel by channel, clamped to 0..255.
 func clampAddSubtractHalf(a, b uint32) uint32 {
-	var p uint32
-	for s := uint(0); s < 32; s += 8 {
-		ca := channel(a, s)
-		p |= clamp255(ca+(ca-channel(b, s))/2) << s
-	}
-	return p
+	return halfStep(channel(a, 24), channel(b, 24))<<24 |
+		halfStep(channel(a, 16), channel(b, 16))<<16 |
+		halfStep(channel(a, 8), channel(b, 8))<<8 |
+		halfStep(channel(a, 0), channel(b, 0))
 }
 
 // predictRow undoes the predictor transform on row y (section 4.1): each pixel adds the

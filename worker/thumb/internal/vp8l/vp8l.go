@@ -88,7 +88,7 @@ func Decode(ctx context.Context, data []byte, emit func(y int, row []byte) error
 		return err
 	}
 	out := make([]byte, 4*w)
-	return decodeImage(ctx, &br, w, h, func(y int, argb []uint32) error {
+	return newDecoder(&br, w, h).decodeImage(ctx, w, h, func(y int, argb []uint32) error {
 		for x, p := range argb {
 			o := out[4*x : 4*x+4 : 4*x+4]
 			o[0], o[1], o[2], o[3] = byte(p>>16), byte(p>>8), byte(p), byte(p>>24)
@@ -109,7 +109,7 @@ func DecodeAlpha(ctx context.Context, data []byte, width, height int, emit func(
 	}
 	br := newBitReader(data)
 	out := make([]byte, width)
-	return decodeImage(ctx, &br, width, height, func(y int, argb []uint32) error {
+	return newDecoder(&br, width, height).decodeImage(ctx, width, height, func(y int, argb []uint32) error {
 		for x, p := range argb {
 			out[x] = byte(p >> 8)
 		}
