@@ -76,7 +76,9 @@ func collect(t testing.TB, frame []byte) (*image.YCbCr, error) {
 // samePlanes reports the first sample where got and want differ.
 func samePlanes(t testing.TB, got, want *image.YCbCr) {
 	t.Helper()
-	if got.Rect != want.Rect {
+	// x/image gives a frame 0 pixels wide or high as the rectangle (0,0)-(0,0); collect's keeps
+	// the other side. Neither has a sample.
+	if got.Rect != want.Rect && !(got.Rect.Empty() && want.Rect.Empty()) {
 		t.Fatalf("size %v; want %v", got.Rect, want.Rect)
 	}
 	w, h := want.Rect.Dx(), want.Rect.Dy()

@@ -452,6 +452,7 @@ func TestEdgeLimitsAreTheRFCs(t *testing.T) {
 
 // A frame 0 pixels wide or high is valid to x/image/vp8, which decodes it to an empty picture;
 // Decode accepts it too, with bands of empty rows covering its height (collect checks them).
+// testdata/fuzz/FuzzDecode/1d2c713aefc89d42 is one the fuzzer found.
 func TestDecodeAcceptsEmptyPictures(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "cwebp-default.webp"))
 	if err != nil {
@@ -461,12 +462,15 @@ func TestDecodeAcceptsEmptyPictures(t *testing.T) {
 		t.Run(fmt.Sprintf("%dx%d decodes as x/image decodes it", size[0], size[1]), func(t *testing.T) {
 			frame := append([]byte(nil), chunk(t, data)...)
 			frame[6], frame[7], frame[8], frame[9] = byte(size[0]), 0, byte(size[1]), 0
-			if _, err := reference(frame); err != nil {
+			want, err := reference(frame)
+			if err != nil {
 				t.Fatalf("x/image/vp8: %v", err)
 			}
-			if _, err := collect(t, frame); err != nil {
+			got, err := collect(t, frame)
+			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}
+			samePlanes(t, got, want)
 		})
 	}
 }
