@@ -25,7 +25,7 @@ type decoder struct {
 	row    []uint32 // the row handed out, copied from window
 
 	farthest int // the longest backward reference decoded, for the tests
-	cache  [1 << maxCacheBits]uint32
+	cache    [1 << maxCacheBits]uint32
 }
 
 // windowSize is the ring a w x h image needs: room for the farthest backward reference, or for

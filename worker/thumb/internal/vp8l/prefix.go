@@ -55,8 +55,9 @@ func (c *prefixCode) decode(br *bitReader) uint32 {
 }
 
 // decodeLong reads a symbol whose code is longer than tableBits, extending the code one bit at
-// a time until it falls in the range of the codes of its length. A code in no range is one an
-// incomplete prefix code leaves unassigned: decodeLong marks br bad and returns symbol 0.
+// a time until it falls in the range of the codes of its length. A code in no range would be
+// one an incomplete code leaves unassigned, which build refuses: decodeLong marks br bad and
+// returns symbol 0, and the next checkpoint refuses the data.
 func (c *prefixCode) decodeLong(br *bitReader) uint32 {
 	code := uint32(bits.Reverse16(uint16(br.val&c.mask))) >> (16 - c.tableBits)
 	for l := uint(c.tableBits) + 1; l <= uint(c.maxLen); l++ {
@@ -72,7 +73,7 @@ func (c *prefixCode) decodeLong(br *bitReader) uint32 {
 }
 
 // errInvalidCode reports code lengths x/image/vp8l cannot build a tree from: no symbol at all,
-// or codes that collide other than by being equal (see codeBuilder.build).
+// an incomplete code, or codes that collide other than by being equal (see codeBuilder.build).
 var errInvalidCode = FormatError("invalid prefix code")
 
 // A trieNode is a node of the binary tree that codeBuilder.build grows to check a set of code
@@ -117,9 +118,9 @@ func newCodeBuilder(limit int) *codeBuilder {
 var codeLengthOrder = [19]uint8{17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
 
 // read reads a prefix code over alphabetSize symbols (section 6.2.1). When keep is false it reads
-// the code past without keeping it; when check is also false it does not even check that the
-// code lengths make a code (x/image does not, for a group the meta prefix image never uses,
-// when it renumbers the groups). The code-length code is always checked.
+// the code past without keeping it; when check is also false it does not even build the code
+// from its lengths, as x/image does not for a group the meta prefix image never uses, when it
+// renumbers the groups. The code-length code is always built, and so checked.
 func (cb *codeBuilder) read(br *bitReader, alphabetSize int, keep, check bool) (prefixCode, error) {
 	if br.read(1) == 1 { // a simple code: one or two symbols of 1 or 8 bits
 		two := br.read(1) == 1
@@ -226,14 +227,15 @@ func single(sym uint16, a *arena) (prefixCode, error) {
 // tables in a.
 //
 // The codes are canonical: those of each length are consecutive, in the order of their symbols,
-// after all shorter ones (section 6.2.1). To accept what x/image/vp8l accepts, build checks them
-// as x/image does, by inserting each code (its low length bits, when the lengths over-fill the
-// code space) into a binary tree of at most 2n-1 nodes for n symbols: the lengths are refused if
-// a code runs through another's leaf, ends on a node with children, or needs more nodes; a code
-// equal to one before it takes its place. One symbol of any length is a code of no bits. The
-// tree may be incomplete (x/image does not refuse that, libwebp does); its unassigned codes are
-// refused when read (decodeLong). The codes of each length in the tree are still consecutive, so
-// the tables need no tree.
+// after all shorter ones (section 6.2.1). To accept exactly what x/image/vp8l accepts, build
+// checks them as x/image does, by inserting each code (its low length bits, when the lengths
+// over-fill the code space) into a binary tree of at most 2n-1 nodes for n symbols: the lengths
+// are refused if a code runs through another's leaf, ends on a node with children, or needs more
+// nodes, which an incomplete code always does (a tree with unassigned branches has more than
+// 2n-1 nodes); a code equal to one before it takes its place, which happens only when every code
+// has one length and there are more than 2^length of them. One symbol of any length is a code of
+// no bits. So the tree is complete, and the codes of each length in it are consecutive: the
+// tables need no tree.
 func (cb *codeBuilder) build(lengths []uint8, keep bool, a *arena) (prefixCode, error) {
 	var count [maxCodeLength + 1]int
 	n, last := 0, 0

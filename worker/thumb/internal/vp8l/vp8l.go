@@ -19,12 +19,12 @@
 //
 // golang.org/x/image/vp8l, which decodes the whole picture into an *image.NRGBA, is the
 // reference: the tests require the same bytes from both, and this package refuses what it
-// refuses (at most 2600 prefix-code groups, colour caches of 1 to 11 bits, repeated transforms,
-// truncated data). It also accepts the prefix codes x/image accepts, including incomplete codes
-// and the over-full codes whose last codes x/image's tree overwrites. It differs from x/image in
-// one place: a stream that uses a code an incomplete prefix code leaves unassigned is a
-// FormatError here (libwebp refuses such codes outright), where x/image walks its tree from an
-// unrelated node and makes up a symbol.
+// refuses (more than 2600 prefix-code groups, colour caches of other than 1 to 11 bits, repeated
+// transforms, invalid backward references, truncated data), including its rule for prefix codes:
+// x/image builds a tree of at most 2n-1 nodes for n symbols, which refuses every incomplete
+// code, and lets a code that over-fills the code space take the place of the one it wraps round
+// to (codeBuilder.build). Its one departure is a bound on the prefix codes' tables
+// (maxCodeEntries) that only hostile data reaches.
 package vp8l
 
 import (
@@ -37,7 +37,8 @@ type FormatError string
 
 func (e FormatError) Error() string { return "vp8l: " + string(e) }
 
-// errUnassigned is the one refusal of data x/image/vp8l decodes: see the package comment.
+// errUnassigned reports a code that a prefix code leaves unassigned. build refuses incomplete
+// codes, so it is never read: the check guards the invariant.
 var errUnassigned = FormatError("a prefix code's unassigned code is used")
 
 // errTruncated reports data that ends before the image does, as x/image/vp8l's reads do.
