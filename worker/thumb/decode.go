@@ -15,7 +15,7 @@ var errFullDecode = errors.New("full-size decode needed")
 // only decode is decodeReduced (HEIF: see format_heif.go) is decoded by it at every shrink. The full-size
 // decoder's own idea of the size is checked against the limits again, in case the header read by
 // checkLimits disagreed with it. The reduced decoders stop between rows or blocks once ctx is
-// done; the full-size ones (image/gif, x/image/webp...) cannot be stopped, and ctx is checked after them.
+// done; the full-size ones (image/jpeg, image/gif, x/image/tiff...) cannot be stopped, and ctx is checked after them.
 func decode(ctx context.Context, j *job) *failure.Error {
 	f := j.format
 	if shrink := j.shrink(); f.decodeReduced != nil && (shrink > 1 || f.decode == nil) {

@@ -31,12 +31,14 @@
 //	gif    first frame only, on its logical screen: reduced while decoding by package gifscale
 //	       (LZW rows streamed into the box filter, interlaced ones by row mapping); image/gif
 //	       when no reduction is needed
-//	webp   lossy (its limited-range colours corrected, see format_webp.go) and lossless, by
-//	       golang.org/x/image/webp
+//	webp   lossy and lossless, with or without alpha, at every size by package webpscale: a
+//	       lossy picture streamed a band of 16 rows at a time by package internal/vp8, its
+//	       limited-range colours corrected, a lossless one a row at a time by internal/vp8l
 //	bmp    uncompressed, RLE8 and RLE4: reduced while decoding by package bmpscale (rows summed
 //	       into the box filter where they lie in the file, or as RLE completes them);
 //	       golang.org/x/image/bmp when no reduction is needed, bmpscale for RLE at every size
-//	tiff   the first image, by golang.org/x/image/tiff
+//	tiff   the first image: reduced while decoding by package tiffscale (strips or tiles,
+//	       none, LZW, deflate or PackBits); golang.org/x/image/tiff for the rest, under a limit
 //
 // HEIC and AVIF are recognised and refused with a reason (format_heif.go); BigTIFF, JPEG XL,
 // JPEG 2000, SVG, PDF, PSD, ICO, QOI and OpenEXR are recognised and refused as formats thumbq does

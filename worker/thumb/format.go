@@ -34,7 +34,7 @@ type format struct {
 	decodeReduced func(ctx context.Context, data []byte, w, h, shrink int) (image.Image, error)
 
 	// maxPixels, optional, is this format's own pixel limit for data, below Options.MaxPixels,
-	// and what it applies to ("lossless WebP"): where no decoder keeps a 100 megapixel image
+	// and what it applies to ("CMYK JPEG decoded whole"): where no decoder keeps a 100 megapixel image
 	// within the memory every accepted upload is promised, a lower limit keeps the promise. 0 means
 	// none.
 	maxPixels func(data []byte) (limit int64, what string)

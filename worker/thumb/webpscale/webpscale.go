@@ -1,16 +1,18 @@
-// Package webpscale decodes a lossy WebP reduced: package vp8 hands out the picture a band of 16
-// rows at a time, each row is stretched from VP8's limited range to full range and summed into
-// the blocks of package box, and the full-size picture is never held. An alpha plane stored raw
-// (ALPH compression 0) is read row by row from the file alongside, its filter undone with one row
-// of memory.
+// Package webpscale decodes a WebP reduced, lossy or lossless, and never holds the full-size
+// picture: package vp8 hands out a lossy picture a band of 16 rows at a time, each row stretched
+// from VP8's limited range to full range; package vp8l hands out a lossless one a row at a time;
+// the rows are summed into the blocks of package box. A lossy picture's alpha plane is read row by
+// row alongside, its filter undone with one row of memory: a raw plane (ALPH compression 0) from
+// the file, one compressed as a lossless image (compression 1, cwebp's default) from package vp8l,
+// which decodes it in step with the picture.
 //
-// The result is what golang.org/x/image/webp's image, with its colours corrected as LimitedToFull
-// describes, gives when averaged over the same blocks; the files it reads are the ones x/image/webp
-// reads, with the same checks. Files it does not decode reduced (lossless VP8L, an alpha plane
-// compressed as a lossless image, animation) give ErrNotReduced.
+// The result is what golang.org/x/image/webp's image, with a lossy picture's colours corrected as
+// LimitedToFull describes, gives when averaged over the same blocks; the files it reads are the
+// ones x/image/webp reads, with the same checks.
 //
-// Memory: package vp8's rows (about 60 bytes per pixel of width), the sums of one output row (32
-// bytes per output pixel of a row), two rows of alpha and the output.
+// Memory: package vp8's rows (vp8.Memory) or package vp8l's window, rows and sub-images
+// (vp8l.Memory), both for a lossy picture with a lossless alpha plane; the sums of one output row
+// (32 bytes per output pixel of a row), a few rows of alpha and samples, and the output. See Memory.
 package webpscale
 
 import (
@@ -22,8 +24,11 @@ import (
 	"image/color"
 	"io"
 
+	"sync"
+
 	"github.com/thumbq/thumbq/worker/thumb/internal/box"
 	"github.com/thumbq/thumbq/worker/thumb/internal/vp8"
+	"github.com/thumbq/thumbq/worker/thumb/internal/vp8l"
 )
 
 // A FormatError reports that the input is not a valid WebP, as x/image/webp would refuse it.
@@ -31,37 +36,53 @@ type FormatError string
 
 func (e FormatError) Error() string { return "webpscale: " + string(e) }
 
-// ErrNotReduced reports a valid WebP that Decode does not decode reduced: a lossless image, or a
-// lossy one whose alpha plane is compressed as a lossless image. Both are decoded whole.
-var ErrNotReduced = errors.New("webpscale: not a lossy WebP with a raw alpha plane or none")
-
 var errTruncated = fmt.Errorf("webpscale: %w", io.ErrUnexpectedEOF)
 
-// A picture is where a lossy WebP file keeps its frame and its alpha plane.
+// A picture is where a WebP file keeps its image and its alpha plane.
 type picture struct {
-	frame         []byte // the payload of the VP8 chunk
-	width, height int    // the frame's size
-	alpha         []byte // the raw alpha plane, width*height bytes, or nil
+	frame         []byte // the payload of the VP8 chunk (lossy), or nil
+	lossless      []byte // the payload of the VP8L chunk (lossless), or nil
+	width, height int    // the image's size
+	alpha         []byte // a lossy picture's alpha plane (after the ALPH header byte), or nil
+	alphaLossless bool   // the alpha plane is compressed as a lossless image; else raw, width*height bytes
 	alphaFilter   byte   // the alpha plane's filter: 0 none, 1 horizontal, 2 vertical, 3 gradient
 }
 
-// Config returns the size of a lossy WebP's picture and whether Decode decodes it reduced: it
-// reads the RIFF chunks and the VP8 frame header, not the pixels.
-func Config(data []byte) (width, height int, err error) {
+// Config returns the size of a WebP's picture and whether it is lossless: it reads the RIFF
+// chunks and the image's header, not the pixels.
+func Config(data []byte) (width, height int, lossless bool, err error) {
 	p, err := parse(data)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
-	return p.width, p.height, nil
+	return p.width, p.height, p.lossless != nil, nil
 }
 
-// Decode decodes a lossy WebP reduced by shrink on each side: the result has max(1,
-// floor(w/shrink)) x max(1, floor(h/shrink)) premultiplied pixels, each the mean of a block whose
-// edges are at i*w/ow (box.Ends), so every source pixel counts once. It checks ctx between bands
-// of rows and returns ctx.Err() once it is done. Data that ends early gives an error wrapping
-// io.ErrUnexpectedEOF; a file it does not decode reduced, ErrNotReduced; other invalid data, a
-// FormatError or package vp8's errors. A frame of no pixels, which x/image/webp accepts, gives an
-// empty image.
+// Memory bounds what Decode allocates for data, a w x h picture, reduced by shrink: the output (4
+// bytes an output pixel), the sums of an output row (32 bytes an output pixel of a row), the rows
+// of samples and alpha it converts (16 bytes a pixel of width), and the decoders' own (vp8.Memory,
+// vp8l.Memory). Where data cannot be parsed, the most any WebP of that size takes.
+func Memory(data []byte, w, h, shrink int) int64 {
+	ow, oh := int64(max(1, w/shrink)), int64(max(1, h/shrink))
+	n := 4*ow*oh + 32*ow + 16*int64(w) + 16<<10
+	p, err := parse(data)
+	switch {
+	case err != nil:
+		return n + vp8.Memory(w) + vp8l.Memory(w, h)
+	case p.lossless != nil:
+		return n + vp8l.Memory(w, h)
+	case p.alpha != nil && p.alphaLossless:
+		return n + vp8.Memory(w) + vp8l.Memory(w, h)
+	}
+	return n + vp8.Memory(w)
+}
+
+// Decode decodes a WebP reduced by shrink on each side: the result has max(1, floor(w/shrink)) x
+// max(1, floor(h/shrink)) premultiplied pixels, each the mean of a block whose edges are at
+// i*w/ow (box.Ends), so every source pixel counts once. It checks ctx between bands of rows and
+// returns ctx.Err() once it is done. Data that ends early gives an error wrapping
+// io.ErrUnexpectedEOF; other invalid data, a FormatError or packages vp8's and vp8l's errors. A
+// picture of no pixels, which x/image/webp accepts, gives an empty image.
 func Decode(ctx context.Context, data []byte, shrink int) (*image.RGBA, error) {
 	if shrink < 1 {
 		return nil, fmt.Errorf("webpscale: shrink %d: want 1 or more", shrink)
@@ -75,16 +96,25 @@ func Decode(ctx context.Context, data []byte, shrink int) (*image.RGBA, error) {
 	}
 	ow, oh := max(1, p.width/shrink), max(1, p.height/shrink)
 	r := newReducer(p, image.NewRGBA(image.Rect(0, 0, ow, oh)))
-	if err := vp8.Decode(ctx, p.frame, r.band); err != nil {
+	switch {
+	case p.lossless != nil:
+		err = vp8l.Decode(ctx, p.lossless, r.losslessRow)
+	case p.alphaLossless:
+		err = r.withAlphaStream(ctx, func(ctx context.Context) error { return vp8.Decode(ctx, p.frame, r.band) })
+	default:
+		err = vp8.Decode(ctx, p.frame, r.band)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return r.dst, nil
 }
 
-// parse finds the frame and the alpha plane of a lossy WebP, with x/image/webp's rules: a simple
-// file's first chunk is VP8 (VP8L is lossless); an extended file (VP8X) has an ALPH chunk before
-// its VP8 chunk when its alpha bit is set, none otherwise, and a frame of the canvas' size; other
-// chunks (ICCP, EXIF, XMP) are skipped.
+// parse finds the image and the alpha plane of a WebP, with x/image/webp's rules: a simple file's
+// first chunk is VP8 (lossy) or VP8L (lossless); an extended file (VP8X) has an ALPH chunk before
+// its VP8 chunk when its alpha bit is set, none otherwise, no ALPH chunk before a VP8L one, and an
+// image of the canvas' size; other chunks (ICCP, EXIF, XMP, ANIM...) are skipped, so that an
+// animation, which has no VP8 or VP8L chunk at the top level, has no image.
 func parse(data []byte) (picture, error) {
 	if len(data) < 12 || string(data[0:4]) != "RIFF" || string(data[8:12]) != "WEBP" {
 		return picture{}, FormatError("not a RIFF WEBP file")
@@ -129,13 +159,25 @@ func parse(data []byte) (picture, error) {
 				return picture{}, FormatError("unexpected ALPH chunk")
 			}
 			wantAlpha = false
-			if chunk[0]&3 != 0 {
-				return picture{}, ErrNotReduced // compressed as a lossless image
+			if chunk[0]&3 > 1 {
+				return picture{}, FormatError("unknown alpha compression")
 			}
+			p.alphaLossless = chunk[0]&3 == 1
 			p.alphaFilter = chunk[0] >> 2 & 3
 			p.alpha = chunk[1:]
 		case "VP8L":
-			return picture{}, ErrNotReduced
+			if p.alpha != nil {
+				return picture{}, FormatError("ALPH chunk before a VP8L chunk")
+			}
+			w, h, err := vp8l.DecodeConfig(chunk)
+			if err != nil {
+				return picture{}, err
+			}
+			if seenVP8X && (w != canvasWidth || h != canvasHeight) {
+				return picture{}, FormatError("image size differs from the canvas")
+			}
+			p.lossless, p.width, p.height = chunk, w, h
+			return p, nil
 		case "VP8 ":
 			if wantAlpha {
 				return picture{}, FormatError("VP8 chunk before the ALPH chunk")
@@ -147,7 +189,7 @@ func parse(data []byte) (picture, error) {
 			if seenVP8X && (w != canvasWidth || h != canvasHeight) {
 				return picture{}, FormatError("frame size differs from the canvas")
 			}
-			if p.alpha != nil && int64(len(p.alpha)) < int64(w)*int64(h) {
+			if p.alpha != nil && !p.alphaLossless && int64(len(p.alpha)) < int64(w)*int64(h) {
 				return picture{}, errTruncated
 			}
 			p.frame, p.width, p.height = chunk, w, h
@@ -157,11 +199,13 @@ func parse(data []byte) (picture, error) {
 	}
 }
 
-// A reducer sums the rows vp8.Decode hands out into the blocks of the output, one output row at
+// A reducer sums the rows the decoders hand out into the blocks of the output, one output row at
 // a time.
 type reducer struct {
 	p     picture
 	dst   *image.RGBA
+	mode  box.Mode // how the sums are read: YCbCr for an opaque lossy picture, RGBA otherwise
+	unit  uint64   // and their unit (see box.Emit)
 	ends  []int    // where each output column's block ends (box.Ends)
 	acc   []uint64 // the sums of the output row being built
 	oy    int      // the output row being built
@@ -173,25 +217,43 @@ type reducer struct {
 	alpha []byte   // the current row of alpha, unfiltered
 	prev  []byte   // the row of alpha above it
 	nrgba []byte   // a row of non-premultiplied pixels, where there is alpha
+
+	// stream hands out the rows of a lossless alpha plane, decoded in step (withAlphaStream).
+	stream *alphaStream
 }
 
 func newReducer(p picture, dst *image.RGBA) *reducer {
 	ow, oh := dst.Rect.Dx(), dst.Rect.Dy()
 	r := &reducer{
-		p: p, dst: dst,
+		p: p, dst: dst, mode: box.RGBA, unit: 255,
 		ends: make([]int, ow), acc: make([]uint64, 4*ow),
-		y1:   p.height / oh,
-		luma: make([]byte, p.width), cb: make([]byte, (p.width+1)/2), cr: make([]byte, (p.width+1)/2),
+		y1: p.height / oh,
 	}
 	box.Ends(r.ends, p.width)
-	if p.alpha != nil {
-		r.alpha, r.prev = make([]byte, p.width), make([]byte, p.width)
-		r.nrgba = make([]byte, 4*p.width)
+	if p.lossless != nil {
+		return r
 	}
+	r.luma, r.cb, r.cr = make([]byte, p.width), make([]byte, (p.width+1)/2), make([]byte, (p.width+1)/2)
+	if p.alpha == nil {
+		r.mode, r.unit = box.YCbCr, 1
+		return r
+	}
+	r.alpha, r.prev = make([]byte, p.width), make([]byte, p.width)
+	r.nrgba = make([]byte, 4*p.width)
 	return r
 }
 
-// band adds a band of rows into the sums, writing each output row once its last source row is in.
+// losslessRow adds a row of a lossless picture (non-premultiplied RGBA) into the sums.
+func (r *reducer) losslessRow(y int, row []byte) error {
+	box.AddNRGBA8(row, r.acc, r.ends)
+	if y+1 == r.y1 {
+		r.emit()
+	}
+	return nil
+}
+
+// band adds a band of rows of a lossy picture into the sums, writing each output row once its
+// last source row is in.
 func (r *reducer) band(b vp8.Band) error {
 	w := r.p.width
 	for i := range b.Rows {
@@ -205,7 +267,9 @@ func (r *reducer) band(b vp8.Band) error {
 		if r.alpha == nil {
 			box.AddYCbCr(r.luma, r.cb, r.cr, 0, 1, r.acc, r.ends)
 		} else {
-			r.alphaRow(y)
+			if err := r.alphaRow(y); err != nil {
+				return err
+			}
 			for x := range w {
 				p := r.nrgba[4*x : 4*x+4 : 4*x+4]
 				p[0], p[1], p[2] = color.YCbCrToRGB(r.luma[x], r.cb[x/2], r.cr[x/2])
@@ -220,14 +284,59 @@ func (r *reducer) band(b vp8.Band) error {
 	return nil
 }
 
+// An alphaStream hands the rows package vp8l decodes of a lossless alpha plane, in a goroutine of
+// their own, to the reducer as it needs them, so that the plane and the picture are decoded in
+// step: two rows of alpha are in flight, never the plane.
+type alphaStream struct {
+	rows chan []byte // rows decoded, in order; closed when the decode ends
+	free chan []byte // row buffers given back
+	err  error       // why the decode ended, read once rows is closed
+}
+
+// withAlphaStream runs decode (the picture's) while package vp8l decodes the alpha plane into
+// r.stream, and returns the first error of the two. The alpha decode is stopped and waited for
+// before it returns.
+func (r *reducer) withAlphaStream(ctx context.Context, decode func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := r.p.width
+	st := &alphaStream{rows: make(chan []byte, 1), free: make(chan []byte, 2)}
+	st.free <- make([]byte, w)
+	st.free <- make([]byte, w)
+	r.stream = st
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(st.rows)
+		st.err = vp8l.DecodeAlpha(ctx, r.p.alpha, w, r.p.height, func(_ int, row []byte) error {
+			select {
+			case buf := <-st.free:
+				copy(buf, row)
+				select {
+				case st.rows <- buf:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	err := decode(ctx)
+	cancel()
+	wg.Wait()
+	if err != nil && st.err != nil && !errors.Is(st.err, context.Canceled) {
+		return st.err // the alpha plane's own fault, found first: as x/image, which reads it first
+	}
+	return err
+}
+
 // emit writes the output row from its sums and starts the next.
 func (r *reducer) emit() {
 	ow, oh := r.dst.Rect.Dx(), r.dst.Rect.Dy()
-	mode, unit := box.YCbCr, uint64(1)
-	if r.alpha != nil {
-		mode, unit = box.RGBA, 255
-	}
-	box.Emit(r.dst.Pix[r.oy*r.dst.Stride:][:4*ow], r.acc, r.ends, uint64(r.y1-r.y0), mode, unit)
+	box.Emit(r.dst.Pix[r.oy*r.dst.Stride:][:4*ow], r.acc, r.ends, uint64(r.y1-r.y0), r.mode, r.unit)
 	clear(r.acc)
 	r.oy++
 	r.y0, r.y1 = r.y1, (r.oy+1)*r.p.height/oh
@@ -236,12 +345,30 @@ func (r *reducer) emit() {
 // alphaRow reads row y of the alpha plane and undoes its filter (WebP container specification,
 // "Alpha"), as x/image/webp does: the first row is predicted from the left, the first column from
 // above, and the rest by the filter's predictor.
-func (r *reducer) alphaRow(y int) {
+func (r *reducer) alphaRow(y int) error {
 	w := r.p.width
 	r.prev, r.alpha = r.alpha, r.prev
 	cur, prev := r.alpha, r.prev
-	copy(cur, r.p.alpha[y*w:][:w])
-	f := r.p.alphaFilter
+	if r.stream == nil {
+		copy(cur, r.p.alpha[y*w:][:w])
+	} else {
+		buf, ok := <-r.stream.rows
+		if !ok {
+			if r.stream.err != nil {
+				return r.stream.err
+			}
+			return FormatError("alpha plane ended early")
+		}
+		copy(cur, buf)
+		r.stream.free <- buf
+	}
+	unfilter(cur, prev, y, r.p.alphaFilter)
+	return nil
+}
+
+// unfilter undoes filter f on row y of an alpha plane, cur, given the row above, prev.
+func unfilter(cur, prev []byte, y int, f byte) {
+	w := len(cur)
 	if f == 0 {
 		return
 	}
@@ -294,13 +421,4 @@ func LimitedToFull(m *image.YCbCr) {
 	expand(m.Y, m.Y, &lumaToFull)
 	expand(m.Cb, m.Cb, &chromaToFull)
 	expand(m.Cr, m.Cr, &chromaToFull)
-}
-
-// Memory bounds what Decode allocates for a w x h picture reduced by shrink: the output (4 bytes
-// an output pixel), the sums of an output row (32 bytes an output pixel of a row), the rows of
-// samples and alpha it converts (8 bytes a pixel of width), and package vp8's rows and state
-// (vp8.Memory).
-func Memory(w, h, shrink int) int64 {
-	ow, oh := int64(max(1, w/shrink)), int64(max(1, h/shrink))
-	return 4*ow*oh + 32*ow + 8*int64(w) + vp8.Memory(w) + 4<<10
 }

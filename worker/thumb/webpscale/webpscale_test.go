@@ -20,11 +20,14 @@ import (
 	"github.com/thumbq/thumbq/worker/thumb/internal/box"
 )
 
-// The lossy fixtures: package vp8's (cwebp and libvpx frames in simple files) and thumb's.
-func lossyFixtures(t testing.TB) map[string][]byte {
+// The fixtures: package vp8's (cwebp and libvpx frames in simple files) and thumb's, lossy,
+// lossless (VP8L) and lossy with a lossless alpha plane.
+func webpFixtures(t testing.TB) map[string][]byte {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join("..", "internal", "vp8", "testdata", "*.webp"))
-	files = append(files, filepath.Join("..", "testdata", "lossy.webp"), filepath.Join("..", "testdata", "orientation-6.webp"))
+	for _, name := range []string{"lossy.webp", "orientation-6.webp", "lossless-alpha.webp", "lossy-alpha.webp"} {
+		files = append(files, filepath.Join("..", "testdata", name))
+	}
 	out := map[string][]byte{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -52,8 +55,10 @@ func reference(t *testing.T, data []byte, shrink int) *image.RGBA {
 		m = v
 	case *image.NYCbCrA:
 		m, alpha = &v.YCbCr, v.A
+	case *image.NRGBA:
+		return referenceNRGBA(v, shrink)
 	default:
-		t.Fatalf("x/image/webp gives %T; want a lossy picture", img)
+		t.Fatalf("x/image/webp gives %T", img)
 	}
 	LimitedToFull(m)
 	w, h := m.Rect.Dx(), m.Rect.Dy()
@@ -91,6 +96,34 @@ func reference(t *testing.T, data []byte, shrink int) *image.RGBA {
 	return dst
 }
 
+// referenceNRGBA reduces a lossless picture as Decode does: premultiplied sums, unit 255.
+func referenceNRGBA(m *image.NRGBA, shrink int) *image.RGBA {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	ow, oh := max(1, w/shrink), max(1, h/shrink)
+	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
+	ends := make([]int, ow)
+	box.Ends(ends, w)
+	acc := make([]uint64, 4*ow)
+	for oy := range oh {
+		y0, y1 := oy*h/oh, (oy+1)*h/oh
+		clear(acc)
+		for y := y0; y < y1; y++ {
+			x0 := 0
+			for ox, x1 := range ends {
+				for x := x0; x < x1; x++ {
+					p := m.Pix[m.PixOffset(x, y):]
+					a := uint64(p[3])
+					s := acc[4*ox : 4*ox+4]
+					s[0], s[1], s[2], s[3] = s[0]+uint64(p[0])*a, s[1]+uint64(p[1])*a, s[2]+uint64(p[2])*a, s[3]+a*255
+				}
+				x0 = x1
+			}
+		}
+		box.Emit(dst.Pix[oy*dst.Stride:][:4*ow], acc, ends, uint64(y1-y0), box.RGBA, 255)
+	}
+	return dst
+}
+
 func samePixels(t *testing.T, got, want *image.RGBA) {
 	t.Helper()
 	if got.Rect != want.Rect {
@@ -106,7 +139,7 @@ func samePixels(t *testing.T, got, want *image.RGBA) {
 }
 
 func TestDecodeAveragesXImagesPicture(t *testing.T) {
-	for name, data := range lossyFixtures(t) {
+	for name, data := range webpFixtures(t) {
 		for _, shrink := range []int{1, 2, 3, 8, 1000} {
 			t.Run(fmt.Sprintf("%s reduced %d times", name, shrink), func(t *testing.T) {
 				got, err := Decode(context.Background(), data, shrink)
@@ -124,7 +157,7 @@ func TestDecodeAveragesXImagesPicture(t *testing.T) {
 // what the WebP container specification has the decoder undo).
 func withAlpha(t *testing.T, data []byte, filter byte) []byte {
 	t.Helper()
-	w, h, err := Config(data)
+	w, h, _, err := Config(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +213,7 @@ func withAlpha(t *testing.T, data []byte, filter byte) []byte {
 }
 
 func TestDecodeReadsARawAlphaPlaneWithEachFilter(t *testing.T) {
-	data := lossyFixtures(t)["cwebp-default.webp"]
+	data := webpFixtures(t)["cwebp-default.webp"]
 	for filter, name := range []string{"none", "horizontal", "vertical", "gradient"} {
 		file := withAlpha(t, data, byte(filter))
 		for _, shrink := range []int{1, 4} {
@@ -195,20 +228,8 @@ func TestDecodeReadsARawAlphaPlaneWithEachFilter(t *testing.T) {
 	}
 }
 
-func TestDecodeLeavesLosslessPicturesToTheWholeDecode(t *testing.T) {
-	for _, name := range []string{"lossless-alpha.webp", "lossy-alpha.webp"} { // VP8L; ALPH compressed losslessly
-		data, err := os.ReadFile(filepath.Join("..", "testdata", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Decode(context.Background(), data, 2); !errors.Is(err, ErrNotReduced) {
-			t.Errorf("Decode(%s) = %v; want ErrNotReduced", name, err)
-		}
-	}
-}
-
 func TestDecodeRefusesWhatXImageRefuses(t *testing.T) {
-	files := lossyFixtures(t)
+	files := webpFixtures(t)
 	files["raw-alpha"] = withAlpha(t, files["cwebp-default.webp"], 3)
 	for name, data := range files {
 		for _, n := range []int{0, 11, 12, 19, 20, 29, 31, len(data) / 3, len(data) / 2, len(data) - 1} {
@@ -234,14 +255,15 @@ func TestDecodeRefusesWhatXImageRefuses(t *testing.T) {
 // TestMemoryBoundsDecode: what Decode allocates, all told, is within Memory, on the fixtures and on
 // a picture of 2000 x 1500 from cwebp (where installed), with and without a raw alpha plane.
 func TestMemoryBoundsDecode(t *testing.T) {
-	files := lossyFixtures(t)
+	files := webpFixtures(t)
 	files["raw-alpha"] = withAlpha(t, files["cwebp-m6-q90.webp"], 3)
 	if big := cwebpPicture(t, 2000, 1500); big != nil {
 		files["2000x1500"] = big
 		files["2000x1500 raw alpha"] = withAlpha(t, big, 1)
+		files["2000x1500 lossless"] = cwebpPicture(t, 2000, 1500, "-lossless")
 	}
 	for name, data := range files {
-		w, h, err := Config(data)
+		w, h, _, err := Config(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,16 +274,16 @@ func TestMemoryBoundsDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			runtime.ReadMemStats(&after)
-			if got, bound := int64(after.TotalAlloc-before.TotalAlloc), Memory(w, h, shrink); got > bound {
+			if got, bound := int64(after.TotalAlloc-before.TotalAlloc), Memory(data, w, h, shrink); got > bound {
 				t.Errorf("Decode(%s %dx%d, shrink %d) allocated %d bytes; Memory says %d", name, w, h, shrink, got, bound)
 			}
 		}
 	}
 }
 
-// cwebpPicture encodes a w x h picture of gradients with cwebp, or returns nil where cwebp is not
-// installed.
-func cwebpPicture(t *testing.T, w, h int) []byte {
+// cwebpPicture encodes a w x h picture of gradients with cwebp and args, or returns nil where
+// cwebp is not installed.
+func cwebpPicture(t *testing.T, w, h int, args ...string) []byte {
 	t.Helper()
 	bin, err := exec.LookPath("cwebp")
 	if err != nil {
@@ -284,7 +306,7 @@ func cwebpPicture(t *testing.T, w, h int) []byte {
 	if err := os.WriteFile(in, ppm.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := exec.Command(bin, "-quiet", in, "-o", out).CombinedOutput(); err != nil {
+	if b, err := exec.Command(bin, append(append([]string{"-quiet"}, args...), in, "-o", out)...).CombinedOutput(); err != nil {
 		t.Fatalf("cwebp: %v: %s", err, b)
 	}
 	data, err := os.ReadFile(out)
@@ -325,13 +347,13 @@ func TestLimitedToFullMapsVideoBlackAndWhite(t *testing.T) {
 // FuzzDecode: whatever x/image/webp decodes as a lossy picture, Decode reduces to that picture
 // averaged; what it refuses, Decode refuses; nothing panics.
 func FuzzDecode(f *testing.F) {
-	for name, data := range lossyFixtures(f) {
+	for name, data := range webpFixtures(f) {
 		if len(data) < 4096 || name == "cwebp-default.webp" {
 			f.Add(data, uint8(2))
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, shrink uint8) {
-		if w, h, err := Config(data); err != nil || w*h > 1<<20 || shrink == 0 {
+		if w, h, _, err := Config(data); err != nil || w*h > 1<<20 || shrink == 0 {
 			return
 		}
 		img, xerr := webp.Decode(bytes.NewReader(data))
