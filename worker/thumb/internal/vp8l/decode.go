@@ -48,10 +48,11 @@ func codeLimit(w, h int) int {
 	return min((min(maxGroups, tiles(w, h))+4)*maxGroupEntries, maxCodeEntries)
 }
 
-// maxCodeEntries bounds the table entries of all the prefix codes of one image (16 MB): a
-// hostile image can make 2600 groups of codes of every symbol, 23 MB; an image past the bound
-// is refused with a FormatError ("prefix codes too large").
-const maxCodeEntries = 8 << 20
+// maxCodeEntries bounds the table entries of all the prefix codes of one image (8 MB). Images
+// from encoders use tens of thousands (cwebp -z 9 at 640x480: 10846); 2600 groups of codes of
+// every symbol would need 11.5 million, 23 MB. An image past the bound is refused with a
+// FormatError ("prefix codes too large"), the one refusal of data x/image decodes.
+const maxCodeEntries = 4 << 20
 
 func nTiles(size int, bits uint) int { return (size + 1<<bits - 1) >> bits }
 

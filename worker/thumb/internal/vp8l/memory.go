@@ -12,8 +12,8 @@ import "unsafe"
 //   - the code builder's scratch space, the colour cache and a constant for small allocations,
 //     all rounded up to what the allocator hands out.
 //
-// For a 10000 x 10000 image that is about 58 MB, of which 37.5 MB is the subsampled images and
-// 16 MB the limit on prefix codes, which only hostile data approaches.
+// At 100 MP the subsampled images (37.5 MB) and the limit on the prefix codes (8 MB) are most
+// of it; only hostile data approaches either.
 func Memory(width, height int) int64 {
 	w := int64(width)
 	tiles := int64(tiles(width, height))

@@ -24,7 +24,7 @@
 // x/image builds a tree of at most 2n-1 nodes for n symbols, which refuses every incomplete
 // code, and lets a code that over-fills the code space take the place of the one it wraps round
 // to (codeBuilder.build). Its one departure is a bound on the prefix codes' tables
-// (maxCodeEntries) that only hostile data reaches.
+// (maxCodeEntries, 8 MB) that only hostile data reaches.
 package vp8l
 
 import (
