@@ -61,11 +61,6 @@ func DecodeConfig(frame []byte) (width, height int, err error) {
 // maxPartitions is the most token partitions a frame may have (section 9.5).
 const maxPartitions = 8
 
-// maxLastPartition bounds the size of the last token partition. The format allows more, but
-// golang.org/x/image/vp8 refuses a last partition of 16 MiB or more, and this package refuses
-// what it refuses.
-const maxLastPartition = 1<<24 - 1
-
 // A quantizer holds a segment's dequantization factors (section 9.6, 14.1), indexed by block
 // type (typeYAfterY2..typeYOnly) and then 0 for coefficient 0, 1 for the others.
 type quantizer [4][2]int32
@@ -277,9 +272,10 @@ func (p *parser) findPartitions(rest []byte) error {
 		p.parts[i].init(data[:size])
 		data = data[size:]
 	}
-	if len(data) > maxLastPartition {
-		return UnsupportedError("last token partition of 16 MiB or more")
-	}
+	// The last partition is the rest of the frame, whatever its size. golang.org/x/image/vp8
+	// refuses one of 16 MiB or more, which the format allows and libwebp decodes: a 100 megapixel
+	// photograph at high quality, in cwebp's one partition, is that large. This is the one frame
+	// this package decodes that x/image refuses.
 	p.parts[p.nparts-1].init(data)
 	return nil
 }

@@ -17,7 +17,8 @@
 //     transforms, the loop filter, and the bands handed out.
 //
 // golang.org/x/image/vp8, which decodes the whole frame into an *image.YCbCr, is the reference:
-// the tests require the same samples from both.
+// the tests require the same samples from both, and the same refusals but one: a last token
+// partition of 16 MiB or more, which x/image refuses and the format allows (see header.go).
 package vp8
 
 // A FormatError reports that the data is not a valid VP8 key frame.
