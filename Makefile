@@ -71,7 +71,7 @@ bench-go: ## Run the image engine's Go micro-benchmarks (go test -bench ./worker
 	$(GO) test -run '^$$' -bench . -benchmem ./worker/thumb/...
 
 FUZZTIME ?= 1m
-fuzz: ## Fuzz the decoders: JPEG against image/jpeg, PNG's inflater against compress/zlib, PNG against image/png, TIFF against x/image/tiff, GIF against image/gif, BMP against x/image/bmp, RLE BMP against a whole-image decoder, VP8 against x/image/vp8 and lossy WebP reduced against x/image/webp (FUZZTIME=1m each)
+fuzz: ## Fuzz the decoders: JPEG against image/jpeg, PNG's inflater against compress/zlib, PNG against image/png, TIFF against x/image/tiff, GIF against image/gif, BMP against x/image/bmp, RLE BMP against a whole-image decoder, VP8 against x/image/vp8, VP8L against x/image/vp8l and WebP reduced against x/image/webp (FUZZTIME=1m each)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/jpegscale
 	$(GO) test -run '^$$' -fuzz '^FuzzInflate$$' -fuzztime $(FUZZTIME) ./worker/thumb/internal/inflate
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/pngscale
@@ -80,6 +80,7 @@ fuzz: ## Fuzz the decoders: JPEG against image/jpeg, PNG's inflater against comp
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/bmpscale
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRLE$$' -fuzztime $(FUZZTIME) ./worker/thumb/bmpscale
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/internal/vp8
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/internal/vp8l
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./worker/thumb/webpscale
 
 
