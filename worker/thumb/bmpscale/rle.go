@@ -44,13 +44,7 @@ func (d *decoder) rlePixels(ctx context.Context, data []byte, dst *image.RGBA) e
 			if d.rle == rle4 {
 				hi, lo = arg>>4, arg&0x0f
 			}
-			for i := 0; i < count; {
-				if err := s.moveTo(ctx, (p+i)/w); err != nil {
-					return err
-				}
-				c := (p + i) % w
-				k := min(count-i, w-c)
-				r := s.row[c : c+k]
+			err := s.spans(ctx, p, count, func(r []byte, i int) {
 				for j := range r {
 					if (i+j)&1 == 0 {
 						r[j] = hi
@@ -58,7 +52,9 @@ func (d *decoder) rlePixels(ctx context.Context, data []byte, dst *image.RGBA) e
 						r[j] = lo
 					}
 				}
-				i += k
+			})
+			if err != nil {
+				return err
 			}
 			p, x = p+count, x+count
 		case arg == 0: // end of line
@@ -92,31 +88,44 @@ func (d *decoder) rlePixels(ctx context.Context, data []byte, dst *image.RGBA) e
 			}
 			abs := src[:used]
 			src = src[min(len(src), size+size&1):]
-			for i := 0; i < count; {
-				if err := s.moveTo(ctx, (p+i)/w); err != nil {
-					return err
-				}
-				c := (p + i) % w
-				k := min(count-i, w-c)
-				r := s.row[c : c+k]
+			err := s.spans(ctx, p, count, func(r []byte, i int) {
 				if d.rle == rle8 {
-					copy(r, abs[i:i+k])
-				} else {
-					for j := range r {
-						b := abs[(i+j)/2]
-						if (i+j)&1 == 0 {
-							r[j] = b >> 4
-						} else {
-							r[j] = b & 0x0f
-						}
+					copy(r, abs[i:i+len(r)])
+					return
+				}
+				for j := range r {
+					b := abs[(i+j)/2]
+					if (i+j)&1 == 0 {
+						r[j] = b >> 4
+					} else {
+						r[j] = b & 0x0f
 					}
 				}
-				i += k
+			})
+			if err != nil {
+				return err
 			}
 			p, x = p+count, x+count
 		}
 	}
 	return s.moveTo(ctx, h)
+}
+
+// spans hands fill the pieces of the count pixels from position p on, a row at a time (a run may
+// go on into the rows above, as ImageMagick lets it): r is the piece of the row being written, i
+// the index of its first pixel in the run.
+func (s *rleRows) spans(ctx context.Context, p, count int, fill func(r []byte, i int)) error {
+	w := s.d.width
+	for i := 0; i < count; {
+		if err := s.moveTo(ctx, (p+i)/w); err != nil {
+			return err
+		}
+		c := (p + i) % w
+		k := min(count-i, w-c)
+		fill(s.row[c:c+k], i)
+		i += k
+	}
+	return nil
 }
 
 // moveTo sums the rows from cur up to r (not included) into their blocks, emitting each block of
