@@ -119,15 +119,8 @@ func parse(data []byte) (picture, error) {
 	if len(data) < 12 || string(data[0:4]) != "RIFF" || string(data[8:12]) != "WEBP" {
 		return picture{}, FormatError("not a RIFF WEBP file")
 	}
-	end := 8 + int64(binary.LittleEndian.Uint32(data[4:]))
-	if end > int64(len(data)) {
-		end = int64(len(data))
-	}
-	var (
-		p                         picture
-		seenVP8X, wantAlpha       bool
-		canvasWidth, canvasHeight int
-	)
+	end := min(8+int64(binary.LittleEndian.Uint32(data[4:])), int64(len(data)))
+	var c container
 	for pos := int64(12); ; {
 		if pos+8 > end {
 			if pos >= end {
@@ -141,62 +134,78 @@ func parse(data []byte) (picture, error) {
 		if n > end-body {
 			return picture{}, errTruncated
 		}
-		chunk := data[body : body+n]
-		switch id {
-		case "VP8X":
-			if seenVP8X || n != 10 {
-				return picture{}, FormatError("invalid VP8X chunk")
-			}
-			seenVP8X = true
-			wantAlpha = chunk[0]&(1<<4) != 0
-			canvasWidth = int(chunk[4]) | int(chunk[5])<<8 | int(chunk[6])<<16 + 1
-			canvasHeight = int(chunk[7]) | int(chunk[8])<<8 | int(chunk[9])<<16 + 1
-			if int64(canvasWidth)*int64(canvasHeight) > 1<<31-1 {
-				return picture{}, FormatError("canvas too large")
-			}
-		case "ALPH":
-			if !wantAlpha || n < 1 {
-				return picture{}, FormatError("unexpected ALPH chunk")
-			}
-			wantAlpha = false
-			if chunk[0]&3 > 1 {
-				return picture{}, FormatError("unknown alpha compression")
-			}
-			p.alphaLossless = chunk[0]&3 == 1
-			p.alphaFilter = chunk[0] >> 2 & 3
-			p.alpha = chunk[1:]
-		case "VP8L":
-			if p.alpha != nil {
-				return picture{}, FormatError("ALPH chunk before a VP8L chunk")
-			}
-			w, h, err := vp8l.DecodeConfig(chunk)
-			if err != nil {
-				return picture{}, err
-			}
-			if seenVP8X && (w != canvasWidth || h != canvasHeight) {
-				return picture{}, FormatError("image size differs from the canvas")
-			}
-			p.lossless, p.width, p.height = chunk, w, h
-			return p, nil
-		case "VP8 ":
-			if wantAlpha {
-				return picture{}, FormatError("VP8 chunk before the ALPH chunk")
-			}
-			w, h, err := vp8.DecodeConfig(chunk)
-			if err != nil {
-				return picture{}, err
-			}
-			if seenVP8X && (w != canvasWidth || h != canvasHeight) {
-				return picture{}, FormatError("frame size differs from the canvas")
-			}
-			if p.alpha != nil && !p.alphaLossless && int64(len(p.alpha)) < int64(w)*int64(h) {
-				return picture{}, errTruncated
-			}
-			p.frame, p.width, p.height = chunk, w, h
-			return p, nil
+		if done, err := c.chunk(id, data[body:body+n]); done || err != nil {
+			return c.p, err
 		}
 		pos = body + n + n&1 // chunks are padded to an even size
 	}
+}
+
+// A container is what parse has read of a file's chunks so far.
+type container struct {
+	p                         picture
+	seenVP8X, wantAlpha       bool // a VP8X chunk was read; it announced an ALPH chunk not yet read
+	canvasWidth, canvasHeight int  // the VP8X chunk's canvas
+}
+
+// chunk reads one chunk; done reports that it was the image's, which ends the file's reading.
+func (c *container) chunk(id string, body []byte) (done bool, err error) {
+	switch id {
+	case "VP8X":
+		if c.seenVP8X || len(body) != 10 {
+			return false, FormatError("invalid VP8X chunk")
+		}
+		c.seenVP8X = true
+		c.wantAlpha = body[0]&(1<<4) != 0
+		c.canvasWidth = int(body[4]) | int(body[5])<<8 | int(body[6])<<16 + 1
+		c.canvasHeight = int(body[7]) | int(body[8])<<8 | int(body[9])<<16 + 1
+		if int64(c.canvasWidth)*int64(c.canvasHeight) > 1<<31-1 {
+			return false, FormatError("canvas too large")
+		}
+	case "ALPH":
+		if !c.wantAlpha || len(body) < 1 {
+			return false, FormatError("unexpected ALPH chunk")
+		}
+		c.wantAlpha = false
+		if body[0]&3 > 1 {
+			return false, FormatError("unknown alpha compression")
+		}
+		c.p.alphaLossless = body[0]&3 == 1
+		c.p.alphaFilter = body[0] >> 2 & 3
+		c.p.alpha = body[1:]
+	case "VP8L":
+		if c.p.alpha != nil {
+			return false, FormatError("ALPH chunk before a VP8L chunk")
+		}
+		w, h, err := vp8l.DecodeConfig(body)
+		if err == nil {
+			err = c.size(w, h)
+		}
+		c.p.lossless, c.p.width, c.p.height = body, w, h
+		return true, err
+	case "VP8 ":
+		if c.wantAlpha {
+			return false, FormatError("VP8 chunk before the ALPH chunk")
+		}
+		w, h, err := vp8.DecodeConfig(body)
+		if err == nil {
+			err = c.size(w, h)
+		}
+		if err == nil && c.p.alpha != nil && !c.p.alphaLossless && int64(len(c.p.alpha)) < int64(w)*int64(h) {
+			err = errTruncated
+		}
+		c.p.frame, c.p.width, c.p.height = body, w, h
+		return true, err
+	}
+	return false, nil
+}
+
+// size checks an image's size against the canvas of a VP8X chunk.
+func (c *container) size(w, h int) error {
+	if c.seenVP8X && (w != c.canvasWidth || h != c.canvasHeight) {
+		return FormatError("image size differs from the canvas")
+	}
+	return nil
 }
 
 // A reducer sums the rows the decoders hand out into the blocks of the output, one output row at
