@@ -60,7 +60,9 @@
 // size (JPEG: the largest of 1/8, 1/4, 1/2 within it, as libvips chooses), so that neither time
 // nor memory grows with the full-size pixels. Resize then averages integer blocks (a box
 // pre-shrink, package internal/box, shared with pngscale) down to 2 to 4 times the target, and
-// golang.org/x/image/draw's Catmull-Rom resamples that to the exact size. Catmull-Rom widens its
+// Catmull-Rom resamples that to the exact size: package internal/catmullrom, golang.org/x/image/draw's
+// kernel and geometry (within a level of 255 of its CatmullRom.Scale) in fixed point, keeping a few
+// filtered rows instead of x/image's float64 copy of the whole image. Catmull-Rom widens its
 // kernel when shrinking, so it does not alias, but over a whole 12 megapixel image it is slow; the
 // pre-shrink gives the same picture (TestBoxPreShrinkLooksLikeCatmullRomAlone) at a small
 // fraction of the cost. github.com/nfnt/resize, the usual alternative, is no longer maintained.
