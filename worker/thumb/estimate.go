@@ -9,8 +9,8 @@ type Header struct {
 	Orientation   int    // EXIF orientation (1..8), 1 when none
 }
 
-// encoderMemory bounds the PNG encoder's compressor state (see encode.go): compress/flate's at
-// its best compression, under a megabyte.
+// encoderMemory bounds the PNG encoder's compressor state (see encode.go): compress/flate's, under
+// a megabyte at any level.
 const encoderMemory = 1 << 20
 
 // Estimate reads the header of data as Make does before it decodes (sniff, check limits, read
