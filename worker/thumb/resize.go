@@ -2,6 +2,7 @@ package thumb
 
 import (
 	"image"
+	stddraw "image/draw"
 
 	"golang.org/x/image/draw"
 
@@ -103,8 +104,20 @@ func scale(src image.Image, tw, th int) *image.RGBA {
 // giving floor(w/k) x floor(h/k) pixels, with package box (which pngscale shares): block edges
 // at i*w/ow, so blocks are k or k+1 wide, every source pixel counts once and the picture keeps
 // its exact geometry, which a fixed k with a partial last block would skew. With k = 1 it only
-// converts.
+// converts: a YCbCr image, the full-size decode of a JPEG or lossy picture that a large size
+// needs, through image/draw's conversion, which gives color.YCbCrToRGB's pixels as the sums
+// would, without them.
 func boxShrink(src image.Image, k int) *image.RGBA {
+	if m, ok := src.(*image.YCbCr); ok && k == 1 {
+		dst := image.NewRGBA(image.Rect(0, 0, m.Rect.Dx(), m.Rect.Dy()))
+		stddraw.Draw(dst, dst.Rect, m, m.Rect.Min, stddraw.Src)
+		return dst
+	}
+	return boxSums(src, k)
+}
+
+// boxSums is boxShrink through the block sums of package box, for every image type and k.
+func boxSums(src image.Image, k int) *image.RGBA {
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
 	ow, oh := max(1, w/k), max(1, h/k)

@@ -98,3 +98,24 @@ func TestBoxShrinkReadsYCbCrLikeTheGenericPath(t *testing.T) {
 		}
 	}
 }
+
+// TestBoxShrinkConvertsYCbCrAsTheSumsDo: at k = 1 a YCbCr image is converted by image/draw, which
+// must give exactly the pixels the block sums give, for each subsampling and a sub-image.
+func TestBoxShrinkConvertsYCbCrAsTheSumsDo(t *testing.T) {
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio440} {
+		m := image.NewYCbCr(image.Rect(0, 0, 37, 23), ratio)
+		for i := range m.Y {
+			m.Y[i] = uint8(i * 7)
+		}
+		for i := range m.Cb {
+			m.Cb[i], m.Cr[i] = uint8(i*13), uint8(255-i*5)
+		}
+		for _, src := range []*image.YCbCr{m, m.SubImage(image.Rect(3, 5, 30, 20)).(*image.YCbCr)} {
+			got, want := boxShrink(src, 1), boxSums(src, 1)
+			if !bytes.Equal(got.Pix, want.Pix) || got.Rect != want.Rect {
+				t.Errorf("%v %v: image/draw's conversion differs from the sums'", ratio, src.Rect)
+			}
+		}
+	}
+}
