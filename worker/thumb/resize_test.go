@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/image/draw"
+
+	"github.com/thumbq/thumbq/worker/thumb/internal/catmullrom"
 )
 
 // TestBoxPreShrinkLooksLikeCatmullRomAlone: the shortcut must not change the picture. The
@@ -115,6 +117,29 @@ func TestBoxShrinkConvertsYCbCrAsTheSumsDo(t *testing.T) {
 			got, want := boxShrink(src, 1), boxSums(src, 1)
 			if !bytes.Equal(got.Pix, want.Pix) || got.Rect != want.Rect {
 				t.Errorf("%v %v: image/draw's conversion differs from the sums'", ratio, src.Rect)
+			}
+		}
+	}
+}
+
+// TestScaleConvertsYCbCrRowByRowAsWhole: a YCbCr image resampled at k = 1 from rows converted one
+// at a time gives exactly what converting it whole and resampling gives.
+func TestScaleConvertsYCbCrRowByRowAsWhole(t *testing.T) {
+	m := image.NewYCbCr(image.Rect(0, 0, 301, 207), image.YCbCrSubsampleRatio420)
+	for i := range m.Y {
+		m.Y[i] = uint8(i*7 + i/301)
+	}
+	for i := range m.Cb {
+		m.Cb[i], m.Cr[i] = uint8(i*13), uint8(255-i*5)
+	}
+	for _, src := range []*image.YCbCr{m, m.SubImage(image.Rect(5, 3, 290, 200)).(*image.YCbCr)} {
+		for _, size := range [][2]int{{200, 150}, {150, 200}, {290, 10}, {151, 104}} { // each over half the source on one side: k = 1
+			got := scale(src, size[0], size[1])
+			whole := boxShrink(src, 1)
+			want := image.NewRGBA(image.Rect(0, 0, size[0], size[1]))
+			catmullrom.Scale(want, whole)
+			if !bytes.Equal(got.Pix, want.Pix) {
+				t.Errorf("scale(%v to %dx%d) differs from converting whole, then resampling", src.Rect, size[0], size[1])
 			}
 		}
 	}

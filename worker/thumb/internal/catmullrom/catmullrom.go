@@ -121,8 +121,18 @@ func quantize(f []float64, total float64) []int32 {
 
 // Scale resamples all of src to fill all of dst, both premultiplied RGBA.
 func Scale(dst, src *image.RGBA) {
+	sw := src.Rect.Dx()
+	ScaleRows(dst, sw, src.Rect.Dy(), func(y int) []uint8 {
+		return src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+y):][:4*sw]
+	})
+}
+
+// ScaleRows is Scale for a source of sw x sh pixels given a row at a time: row(y) returns source
+// row y as premultiplied RGBA (4*sw bytes), each row asked for once, top to bottom. Its result is
+// read before the next call, so row may reuse one buffer: a source in another layout (a decoded
+// YCbCr image) is converted a row at a time, never whole.
+func ScaleRows(dst *image.RGBA, sw, sh int, row func(y int) []uint8) {
 	dw, dh := dst.Rect.Dx(), dst.Rect.Dy()
-	sw, sh := src.Rect.Dx(), src.Rect.Dy()
 	if dw <= 0 || dh <= 0 || sw <= 0 || sh <= 0 {
 		return
 	}
@@ -141,7 +151,7 @@ func Scale(dst, src *image.RGBA) {
 	for oy := range dh {
 		start, ws := v.of(oy)
 		for ; next < start+len(ws); next++ {
-			horizontal(ring[next%len(ring)], src.Pix[src.PixOffset(src.Rect.Min.X, src.Rect.Min.Y+next):][:4*sw], pairs, &h)
+			horizontal(ring[next%len(ring)], row(next), pairs, &h)
 		}
 		clear(acc)
 		rows = rows[:0]
