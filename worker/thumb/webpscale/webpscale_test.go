@@ -372,3 +372,21 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeStopsWhenCancelled: a cancelled context ends Decode with its error for every kind of
+// WebP, and the alpha plane's decoder, which runs beside the picture's, is gone when it returns.
+func TestDecodeStopsWhenCancelled(t *testing.T) {
+	files := webpFixtures(t)
+	files["raw-alpha"] = withAlpha(t, files["cwebp-default.webp"], 2)
+	before := runtime.NumGoroutine()
+	for name, data := range files {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := Decode(ctx, data, 2); !errors.Is(err, context.Canceled) {
+			t.Errorf("Decode(%s) with a cancelled context = %v; want context.Canceled", name, err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines after the cancelled decodes; %d before", after, before)
+	}
+}
