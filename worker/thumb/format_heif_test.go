@@ -18,7 +18,9 @@ import (
 )
 
 // heifFixture reads a file of package heif's testdata: 800x533 photos, thumbnail-item.* with a
-// 320x212 thumbnail item (heif-enc -t 320, -A for AVIF), no-thumbnail.avif without.
+// 320x212 thumbnail item (heif-enc -t 320, -A for AVIF), no-thumbnail.avif without; ten-bit*.heic,
+// 480x320 and 10 bits a sample (heif-enc -q 50 -b 10 from a 16-bit PNG of photos/photo-420.jpg;
+// -t 160 for the one with an item).
 func heifFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("heif", "testdata", name))
@@ -108,6 +110,8 @@ func TestHEIFThumbnailsMatchVipsthumbnail(t *testing.T) {
 		{"an AVIF with a 320x212 item, 64 pixels: from the item", "thumbnail-item.avif", 64, true, 1.5},
 		{"an AVIF without an item, 64 pixels: from the whole image", "no-thumbnail.avif", 64, false, 1.5},
 		{"a portrait HEIC with a 212x320 item, 64 pixels: from the item", "portrait-exif.heic", 64, true, 1.5},
+		{"a 10-bit HEIC without an item, 64 pixels: from the whole image", "ten-bit.heic", 64, false, 1.5},
+		{"a 10-bit HEIC with a 160x107 item, 64 pixels: from the item", "ten-bit-item.heic", 64, true, 1.5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,7 +19,8 @@ func read(t testing.TB, name string) []byte {
 
 // The fixtures were written by Debian's heif-enc 1.15.1 (-q 10 -t 320, which adds a thumbnail
 // item as iPhones do; -A for AVIF) and avifenc 0.11.1 (no thumbnail item) from an 800x533 photo,
-// and the portrait from testdata/orientation/photo-orientation-6.jpg of package thumb.
+// and the portrait from testdata/orientation/photo-orientation-6.jpg of package thumb; the 10-bit
+// ones by heif-enc -q 50 -b 10 (-t 160 for ten-bit-item.heic) from a 480x320 16-bit PNG.
 func TestParseFindsThePrimaryAndItsThumbnail(t *testing.T) {
 	tests := []struct {
 		name               string
