@@ -10,7 +10,7 @@ import (
 
 // TestWebPColoursMatchLibwebp checks the mean colour of lossy WebP thumbnails against libvips'
 // thumbnails (libwebp decoding, committed under testdata/reference), and that the check would
-// catch the limited-range bug of golang.org/x/image/webp (golang/go#40173) if decodeWebP did not
+// catch the limited-range bug of golang.org/x/image/webp (golang/go#40173) if webpscale did not
 // correct it.
 func TestWebPColoursMatchLibwebp(t *testing.T) {
 	for _, file := range []string{"lossy.webp", "lossy-alpha.webp", "lossless-alpha.webp"} {
@@ -28,7 +28,7 @@ func TestWebPColoursMatchLibwebp(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, ok := raw.(*image.YCbCr); !ok {
-			t.Skipf("x/image/webp now returns %T, not YCbCr: check whether decodeWebP's correction still applies", raw)
+			t.Skipf("x/image/webp now returns %T, not YCbCr: check whether webpscale's correction still applies", raw)
 		}
 		got := scale(raw, 64, 43)
 		want := decodePNG(t, "reference/lossy.webp.png")

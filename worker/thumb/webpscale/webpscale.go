@@ -6,8 +6,8 @@
 // the file, one compressed as a lossless image (compression 1, cwebp's default) from package vp8l,
 // which decodes it in step with the picture.
 //
-// The result is what golang.org/x/image/webp's image, with a lossy picture's colours corrected as
-// LimitedToFull describes, gives when averaged over the same blocks; the files it reads are the
+// The result is what golang.org/x/image/webp's image, with a lossy picture's samples stretched to
+// full range (see lumaToFull), gives when averaged over the same blocks; the files it reads are the
 // ones x/image/webp reads, with the same checks.
 //
 // Memory: package vp8's rows (vp8.Memory) or package vp8l's window, rows and sub-images
@@ -48,14 +48,14 @@ type picture struct {
 	alphaFilter   byte   // the alpha plane's filter: 0 none, 1 horizontal, 2 vertical, 3 gradient
 }
 
-// Config returns the size of a WebP's picture and whether it is lossless: it reads the RIFF
-// chunks and the image's header, not the pixels.
-func Config(data []byte) (width, height int, lossless bool, err error) {
+// Config returns the size of a WebP's picture: it reads the RIFF chunks and the image's header,
+// not the pixels.
+func Config(data []byte) (width, height int, err error) {
 	p, err := parse(data)
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, err
 	}
-	return p.width, p.height, p.lossless != nil, nil
+	return p.width, p.height, nil
 }
 
 // Memory bounds what Decode allocates for data, a w x h picture, reduced by shrink: the output (4
@@ -422,12 +422,4 @@ func init() {
 		lumaToFull[i] = clamp(float64(i-16) * 255 / 219)
 		chromaToFull[i] = clamp(float64(i-128)*255/224 + 128)
 	}
-}
-
-// LimitedToFull stretches the samples of a VP8 picture decoded whole (by x/image/webp, which
-// leaves them in VP8's limited range, golang/go#40173) to full range, in place, as Decode does.
-func LimitedToFull(m *image.YCbCr) {
-	expand(m.Y, m.Y, &lumaToFull)
-	expand(m.Cb, m.Cb, &chromaToFull)
-	expand(m.Cr, m.Cr, &chromaToFull)
 }

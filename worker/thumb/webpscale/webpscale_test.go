@@ -39,7 +39,15 @@ func webpFixtures(t testing.TB) map[string][]byte {
 	return out
 }
 
-// reference reduces x/image/webp's picture, its colours corrected by LimitedToFull, over the blocks
+// limitedToFull stretches the samples of a VP8 picture x/image/webp decoded whole (it leaves them
+// in VP8's limited range, golang/go#40173) to full range, in place, as Decode does.
+func limitedToFull(m *image.YCbCr) {
+	expand(m.Y, m.Y, &lumaToFull)
+	expand(m.Cb, m.Cb, &chromaToFull)
+	expand(m.Cr, m.Cr, &chromaToFull)
+}
+
+// reference reduces x/image/webp's picture, its colours corrected by limitedToFull, over the blocks
 // Decode uses, summing as Decode does: opaque pictures in YCbCr, converted once averaged; pictures
 // with alpha per pixel in RGB, premultiplied.
 func reference(t *testing.T, data []byte, shrink int) *image.RGBA {
@@ -60,7 +68,7 @@ func reference(t *testing.T, data []byte, shrink int) *image.RGBA {
 	default:
 		t.Fatalf("x/image/webp gives %T", img)
 	}
-	LimitedToFull(m)
+	limitedToFull(m)
 	w, h := m.Rect.Dx(), m.Rect.Dy()
 	ow, oh := max(1, w/shrink), max(1, h/shrink)
 	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
@@ -157,7 +165,7 @@ func TestDecodeAveragesXImagesPicture(t *testing.T) {
 // what the WebP container specification has the decoder undo).
 func withAlpha(t *testing.T, data []byte, filter byte) []byte {
 	t.Helper()
-	w, h, _, err := Config(data)
+	w, h, err := Config(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +271,7 @@ func TestMemoryBoundsDecode(t *testing.T) {
 		files["2000x1500 lossless"] = cwebpPicture(t, 2000, 1500, "-lossless")
 	}
 	for name, data := range files {
-		w, h, _, err := Config(data)
+		w, h, err := Config(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +324,7 @@ func cwebpPicture(t *testing.T, w, h int, args ...string) []byte {
 	return data
 }
 
-func TestLimitedToFullMapsVideoBlackAndWhite(t *testing.T) {
+func TestFullRangeTablesMapVideoBlackAndWhite(t *testing.T) {
 	tests := []struct {
 		name     string
 		in, want uint8
@@ -353,7 +361,7 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, shrink uint8) {
-		if w, h, _, err := Config(data); err != nil || w*h > 1<<20 || shrink == 0 {
+		if w, h, err := Config(data); err != nil || w*h > 1<<20 || shrink == 0 {
 			return
 		}
 		img, xerr := webp.Decode(bytes.NewReader(data))
